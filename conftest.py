@@ -1,0 +1,1 @@
+pytest_plugins = ["leoflow_common.testing.pytest_plugin"]

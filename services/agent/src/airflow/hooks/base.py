@@ -1,0 +1,3 @@
+"""`airflow.hooks.base`."""
+
+from airflow._shim.runtime import BaseHook  # noqa: F401

@@ -1,0 +1,3 @@
+"""`airflow.models.dag`."""
+
+from airflow._shim.dag import DAG, dag  # noqa: F401

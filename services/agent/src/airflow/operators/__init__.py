@@ -1,0 +1,1 @@
+"""`airflow.operators` (Airflow 2 import paths of the standard operators)."""

@@ -1,0 +1,3 @@
+"""BashOperator."""
+
+from airflow._shim.operators import BashOperator  # noqa: F401

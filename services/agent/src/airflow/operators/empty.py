@@ -1,0 +1,3 @@
+"""EmptyOperator."""
+
+from airflow._shim.operators import EmptyOperator  # noqa: F401

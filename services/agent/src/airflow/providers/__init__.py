@@ -1,0 +1,1 @@
+"""`airflow.providers`: only the standard provider's operators are shipped."""

@@ -1,0 +1,3 @@
+"""`airflow.sdk.bases.hook`."""
+
+from airflow._shim.runtime import BaseHook  # noqa: F401

@@ -1,0 +1,3 @@
+"""`airflow.sdk.exceptions`."""
+
+from airflow._shim.exceptions import *  # noqa: F401,F403

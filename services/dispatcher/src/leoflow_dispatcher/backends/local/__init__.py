@@ -1,0 +1,1 @@
+"""The local execution backend: one OS process per task try."""

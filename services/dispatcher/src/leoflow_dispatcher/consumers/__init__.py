@@ -1,0 +1,1 @@
+"""Bus consumers, one file per subscription."""

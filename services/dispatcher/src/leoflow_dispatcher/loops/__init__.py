@@ -1,0 +1,1 @@
+"""Periodic jobs, one file per loop, each exposing run_once()."""

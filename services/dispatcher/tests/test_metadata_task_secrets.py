@@ -1,0 +1,72 @@
+"""GetTaskSecrets: the dispatcher forwards its agent's request to a real scheduler
+with its own service token, for the tenant in the agent's token only."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from leoflow_common.grpc import client_channel, static_token
+from leoflow_common.settings import BusSettings, SecuritySettings
+from leoflow_proto.dispatcher.v1 import agent_pb2
+from leoflow_proto.scheduler.v1 import metadata_pb2, metadata_pb2_grpc
+from leoflow_scheduler.app import SchedulerApp
+from leoflow_scheduler.settings import SchedulerSettings
+
+SECRET_KEY = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+
+
+@pytest.fixture
+async def scheduler(harness, fresh_database):
+    app = SchedulerApp(
+        SchedulerSettings(
+            database_url=fresh_database,
+            grpc_bind="127.0.0.1:0",
+            security=SecuritySettings(
+                jwt_secret=harness.jwt_secret, agent_token_secret=harness.agent_secret, secret_key=SECRET_KEY
+            ),
+            bus=BusSettings(url="memory://"),
+        )
+    )
+    await app.start()
+    yield app
+    await app.stop()
+
+
+async def _add_variable(scheduler, harness, tenant: str, key: str, value: str) -> None:
+    token = harness.codec.mint_user("op", tenant, ["Op"])
+    async with client_channel(f"127.0.0.1:{scheduler.grpc_port}", static_token(token)) as channel:
+        await metadata_pb2_grpc.VariableServiceStub(channel).CreateVariable(
+            metadata_pb2.CreateVariableRequest(variable=metadata_pb2.VariableBody(key=key, value=value))
+        )
+
+
+async def test_an_agent_gets_its_own_tenants_secrets_only(harness, scheduler):
+    await _add_variable(scheduler, harness, harness.TENANT, "mine", "for this tenant")
+    await _add_variable(scheduler, harness, "tenant-b", "theirs", "for another tenant")
+    await harness.start(scheduler_address=f"127.0.0.1:{scheduler.grpc_port}")
+    execution = harness.execution("transform", mode="idle")
+    await harness.dispatch(execution)
+    await harness.wait_record(lambda r: r.get("spec", {}).get("key", {}).get("task_id") == "transform")
+
+    channel, stub = harness.agent(harness.token(execution))
+    async with channel:
+        answer = await stub.GetTaskSecrets(agent_pb2.GetTaskSecretsRequest())
+    assert [(v.key, v.value) for v in answer.variables] == [("mine", "for this tenant")]
+
+    # The same task claimed for another tenant is no execution this dispatcher runs.
+    channel, stub = harness.agent(harness.token(execution, tenant_id="tenant-b"))
+    async with channel:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.GetTaskSecrets(agent_pb2.GetTaskSecretsRequest())
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_without_a_scheduler_address_agents_get_nothing(harness):
+    await harness.start(scheduler_address="")
+    execution = harness.execution("transform", mode="idle")
+    await harness.dispatch(execution)
+    await harness.wait_record(lambda r: r.get("spec", {}).get("key", {}).get("task_id") == "transform")
+    channel, stub = harness.agent(harness.token(execution))
+    async with channel:
+        answer = await stub.GetTaskSecrets(agent_pb2.GetTaskSecretsRequest())
+    assert list(answer.variables) == [] and list(answer.connections) == []

@@ -1,0 +1,1 @@
+"""Transport only: the gRPC servicer."""

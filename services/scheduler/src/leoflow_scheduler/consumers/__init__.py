@@ -1,0 +1,1 @@
+"""Bus subscriptions, one file each."""

@@ -1,0 +1,1 @@
+"""Leader-only periodic jobs, one per file, each exposing run_once()."""

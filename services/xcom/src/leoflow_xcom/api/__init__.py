@@ -1,0 +1,1 @@
+"""Transport only: the gRPC servicer and proto <-> domain mapping."""

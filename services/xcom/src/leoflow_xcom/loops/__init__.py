@@ -1,0 +1,1 @@
+"""Periodic jobs, one file per loop."""

@@ -1,0 +1,4 @@
+from airflow.sdk import DAG
+
+with DAG("something_else"):
+    pass

@@ -1,0 +1,5 @@
+from airflow.sdk import task
+
+@task
+def orphan():
+    return 1

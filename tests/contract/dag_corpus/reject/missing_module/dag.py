@@ -1,0 +1,5 @@
+import pandas
+from airflow.sdk import DAG
+
+with DAG("missing_module"):
+    pass

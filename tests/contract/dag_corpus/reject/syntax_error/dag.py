@@ -1,0 +1,4 @@
+from airflow.sdk import DAG
+
+with DAG("syntax_error"):
+    print("unclosed"
