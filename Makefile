@@ -1,5 +1,8 @@
 .PHONY: setup lite test proto lint
 
+# bootstrap installs uv with `pip --user` on a fresh machine; make it findable here too.
+export PATH := $(HOME)/.local/bin:$(PATH)
+
 setup:
 	./scripts/bootstrap.sh
 

@@ -239,32 +239,7 @@ def _run(deployment: Deployment, operation, way: str) -> None:
         assert way == "malformed", f"{operation.operation_id}: no {way} input can be generated"
 
 
-# Resources other workstreams were building while this test was written (metadata:
-# variables, connections, event logs, config, providers, favorites; scheduling:
-# pools, backfills; Lite: import errors). Their operations run here like every
-# other, but a non-conformance of theirs is reported (xfail) rather than failing
-# this suite, until their owners take these marks off.
-# The metadata workstream's operations conform: their marks are off (variables,
-# connections, event logs, config, providers, favorites).
-_OWNED_ELSEWHERE_TAGS = {
-    "Pool",
-    "Backfill",
-    "Import Error",
-}
-_OWNED_ELSEWHERE_OPERATIONS: set[str] = set()
-
-
-def _param(op):
-    if op.tag in _OWNED_ELSEWHERE_TAGS or op.operation_id in _OWNED_ELSEWHERE_OPERATIONS:
-        return pytest.param(
-            op,
-            id=op.operation_id,
-            marks=pytest.mark.xfail(strict=False, reason="conformance pending (owned by another workstream)"),
-        )
-    return pytest.param(op, id=op.operation_id)
-
-
 @pytest.mark.parametrize("way", list(MAX_EXAMPLES))
-@pytest.mark.parametrize("operation", [_param(op) for op in TESTED])
+@pytest.mark.parametrize("operation", [pytest.param(op, id=op.operation_id) for op in TESTED])
 def test_responses_conform_to_airflow_spec(deployment, operation, way):
     _run(deployment, operation, way)

@@ -84,6 +84,16 @@ async def test_a_one_slot_pool_runs_its_tasks_one_at_a_time(deployment, compiled
         assert ts(earlier["end_date"]) <= ts(later["start_date"]), (earlier, later)
     pool = (await deployment.request("GET", "/api/v2/pools/e2e_one_slot")).json()
     assert pool["slots"] == 1 and pool["open_slots"] == 1 and pool["occupied_slots"] == 0
+    # Airflow's two name filters: a substring (LIKE wildcards allowed), and prefixes
+    # (case-sensitive, literal, "|" for any of several).
+    def names(params):
+        return deployment.request("GET", "/api/v2/pools", params=params)
+
+    found = {p["name"] for p in (await names({"pool_name_prefix_pattern": "e2e_one|default"})).json()["pools"]}
+    assert found == {"e2e_one_slot", "default_pool"}
+    assert (await names({"pool_name_prefix_pattern": "E2E_one"})).json()["total_entries"] == 0
+    assert (await names({"pool_name_prefix_pattern": "e%2e"})).json()["total_entries"] == 0  # "%" is literal
+    assert {p["name"] for p in (await names({"pool_name_pattern": "one_sl"})).json()["pools"]} == {"e2e_one_slot"}
 
 
 async def test_mapping_over_a_list_and_an_upstream_xcom_fans_in(deployment, compiled):

@@ -4,7 +4,7 @@ cursor paging over the services' offset paging (pure)."""
 from __future__ import annotations
 
 import pytest
-from leoflow_api_gateway.http.errors import HTTPError
+from leoflow_api_gateway.http.errors import RequestValidationError
 from leoflow_api_gateway.http.paging import page
 from leoflow_api_gateway.signing import BadSignature, Signer
 
@@ -47,7 +47,8 @@ def test_cursor_paging_walks_forward_and_back():
 
 
 @pytest.mark.parametrize("cursor", ["not-base64!", "eyJvZmZzZXQiOiAtMX0", "bnVsbA"])
-def test_a_cursor_the_gateway_did_not_give_is_400(cursor):
-    with pytest.raises(HTTPError) as caught:
+def test_a_cursor_the_gateway_did_not_give_is_a_422_naming_it(cursor):
+    # The spec documents 422 (not 400) for the paged reads.
+    with pytest.raises(RequestValidationError) as caught:
         page(limit=2, offset=0, order_by=[], cursor=cursor, fallback=50, maximum=1000)
-    assert caught.value.status_code == 400
+    assert caught.value.errors[0]["loc"] == ["query", "cursor"] and caught.value.errors[0]["input"] == cursor

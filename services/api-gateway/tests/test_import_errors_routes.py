@@ -125,5 +125,5 @@ async def test_bad_requests_answer_airflows_errors(api, offline, token_for):
     bad_id = await api.get("/api/v2/importErrors/abc")
     assert bad_id.status_code == 422 and bad_id.json()["detail"][0]["loc"] == ["path", "import_error_id"]
     bad_order = await api.get("/api/v2/importErrors", params={"order_by": "nope"})
-    assert bad_order.status_code == 400 and "nope" in bad_order.json()["detail"]
+    assert bad_order.status_code == 422 and "nope" in bad_order.json()["detail"][0]["msg"]
     assert (await offline.get("/api/v2/importErrors")).status_code == 401

@@ -15,7 +15,9 @@ async def _kill_lock_holder(dsn: str, key: int) -> None:
     try:
         pid = await conn.fetchval(
             "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND ((classid::bigint << 32) | objid::bigint) = $1",
+            "AND ((classid::bigint << 32) | objid::bigint) = $1 "
+            # Advisory locks are per database: never touch another test's leader.
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             key,
         )
         assert pid is not None, "nobody holds the leader lock"

@@ -70,9 +70,9 @@ class ConnectionBody(StrictBaseModel):
     @field_validator("team_name")
     @classmethod
     def _no_teams(cls, value: str | None) -> str | None:
-        if value is not None:
+        if value:  # "" is the UI form's "no team" (see variables.py)
             raise ValueError(NO_TEAMS)
-        return value
+        return None
 
     def fields_sent(self) -> set[str]:
         """The body's fields the client named (Airflow's names: "schema", not "schema_")."""

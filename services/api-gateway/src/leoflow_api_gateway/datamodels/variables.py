@@ -32,7 +32,8 @@ class VariableBody(StrictBaseModel):
     @field_validator("team_name")
     @classmethod
     def _no_teams(cls, value: str | None) -> str | None:
-        # Airflow's answer while [core] multi_team is off; Leoflow has no teams.
-        if value is not None:
+        # Airflow's answer while [core] multi_team is off; Leoflow has no teams. The
+        # 3.2.2 UI's edit forms send team_name "" (no team), which Airflow accepts.
+        if value:
             raise ValueError(NO_TEAMS)
-        return value
+        return None

@@ -15,7 +15,7 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import grpc
-from leoflow_common.errors import LeoflowError, NotFound, Unavailable
+from leoflow_common.errors import InvalidArgument, LeoflowError, NotFound, Unavailable
 from leoflow_common.grpc import error_from_rpc
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
@@ -62,6 +62,17 @@ def from_pydantic(exc: ValidationError, prefix: tuple[str, ...]) -> RequestValid
     return RequestValidationError(errors)
 
 
+def invalid_input(error: LeoflowError, request: Request | None) -> RequestValidationError:
+    """A service's InvalidArgument as FastAPI's 422: Airflow's spec documents 422 (not
+    400) on almost every operation, and its body names the offending field."""
+    reading = request is None or request.method in ("GET", "HEAD")
+    where = "query" if reading else "body"
+    field = error.field or where
+    given = request.query_params.get(field) if (reading and request is not None) else None
+    loc: tuple[str, ...] = (where,) if field == where else (where, *field.split("."))
+    return validation_error(loc, error.message, input_=given)
+
+
 def leoflow_error_of(exc: BaseException) -> LeoflowError | None:
     """The Leoflow error `exc` stands for, if it is one (a failed gRPC call included)."""
     if isinstance(exc, LeoflowError):
@@ -92,6 +103,9 @@ def error_response(exc: BaseException, request: Request | None = None) -> Respon
     if isinstance(exc, HTTPException):
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
     error = leoflow_error_of(exc)
+    if isinstance(error, InvalidArgument) and request is not None and request.method in ("GET", "HEAD"):
+        # Airflow's reads document 422, not 400, for a parameter they refuse.
+        return JSONResponse({"detail": invalid_input(error, request).errors}, status_code=422)
     # 501 and 503 tell the caller something true and safe; a 500's message stays in the log.
     if error is not None and (error.http_status < 500 or error.http_status in (501, 503)):
         return JSONResponse({"detail": error.message}, status_code=error.http_status)

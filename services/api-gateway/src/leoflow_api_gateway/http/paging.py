@@ -15,11 +15,17 @@ from dataclasses import dataclass
 
 from leoflow_proto.common.v1 import keys_pb2
 
-from .errors import HTTPError
+from .errors import validation_error
 
 
 def _encode(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode().rstrip("=")
+
+
+def _invalid(cursor: str, message: str):
+    # Airflow's spec documents 422 (not 400) for its paged reads: a validation error
+    # naming the parameter, so clients built from the spec handle it.
+    return validation_error(("query", "cursor"), message, input_=cursor)
 
 
 def _decode(cursor: str) -> int:
@@ -27,9 +33,9 @@ def _decode(cursor: str) -> int:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         offset = data["offset"]
     except (ValueError, TypeError, KeyError):
-        raise HTTPError(400, "Invalid cursor token") from None
+        raise _invalid(cursor, "Invalid cursor token") from None
     if not isinstance(offset, int) or offset < 0:
-        raise HTTPError(400, "Invalid cursor token structure")
+        raise _invalid(cursor, "Invalid cursor token structure")
     return offset
 
 

@@ -42,6 +42,24 @@ def search_pattern(value: str | None) -> str:
     return value
 
 
+def prefix_patterns(value: str | None) -> list[str]:
+    """Airflow's *_prefix_pattern filters as the services take them: the prefixes
+    (case-sensitive, literal `%`/`_`) split on "|", trailing non-alphanumerics
+    stripped as Airflow strips them; [] = no filter ("~", empty, or a prefix that
+    strips to nothing and so matches everything)."""
+    if not value or value == "~":
+        return []
+    prefixes = []
+    for part in value.split("|"):
+        prefix = part.strip()
+        while prefix and not prefix[-1].isalnum():
+            prefix = prefix[:-1]
+        if not prefix:
+            return []
+        prefixes.append(prefix)
+    return prefixes
+
+
 def wildcard(value: str) -> str:
     """Path segments accept "~" for "any" (dag_id, dag_run_id, task_id): the services take "~" or ""."""
     return "" if value == "~" else value

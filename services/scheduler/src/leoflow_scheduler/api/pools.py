@@ -39,7 +39,8 @@ class PoolServicer(pools_pb2_grpc.PoolServiceServicer):
 
     async def ListPools(self, request, context):
         limit, offset, order_by = page(request.page)
-        query = PoolQuery(name_pattern=request.name_pattern, order_by=order_by, limit=limit, offset=offset)
+        query = PoolQuery(
+            name_pattern=request.name_pattern, name_prefixes=tuple(request.name_prefixes), order_by=order_by, limit=limit, offset=offset)
         rows, total = await pools.list_pools(self._ctx, self._tenant(context), query)
         return pools_pb2.ListPoolsResponse(pools=[convert.pool(r) for r in rows], total_entries=total)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from ._sql import Filters, order_clause
+from ._sql import Filters, like_escape, order_clause
 
 DEFAULT_POOL = "default_pool"
 POOL_ORDER_COLUMNS = {"id": "p.id", "pool": "p.name", "name": "p.name"}
@@ -76,6 +76,7 @@ class PoolQuery:
     """ListPools filters."""
 
     name_pattern: str = ""
+    name_prefixes: tuple[str, ...] = ()
     order_by: list[str] | None = None
     limit: int = 100
     offset: int = 0
@@ -89,6 +90,8 @@ async def list_with_stats(
     f.add("p.tenant_id = ?", tenant_id)
     if query.name_pattern:
         f.add("p.name ILIKE ?", f"%{query.name_pattern}%")
+    if query.name_prefixes:
+        f.add("p.name LIKE ANY(?::text[])", [f"{like_escape(prefix)}%" for prefix in query.name_prefixes])
     order = order_clause(query.order_by or [], POOL_ORDER_COLUMNS, ["id"], "p.id")
     total = await conn.fetchval(f"SELECT count(*) FROM pools p{f.where()}", *f.params)
     limit, offset = f.param(query.limit), f.param(query.offset)

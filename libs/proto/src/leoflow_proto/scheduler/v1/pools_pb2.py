@@ -26,7 +26,7 @@ _sym_db = _symbol_database.Default()
 from leoflow_proto.common.v1 import keys_pb2 as leoflow_dot_common_dot_v1_dot_keys__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n leoflow/scheduler/v1/pools.proto\x12\x14leoflow.scheduler.v1\x1a\x1cleoflow/common/v1/keys.proto\"\xf1\x01\n\x04Pool\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05slots\x18\x02 \x01(\x05\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x10include_deferred\x18\x04 \x01(\x08\x12\x16\n\x0eoccupied_slots\x18\x05 \x01(\x05\x12\x15\n\rrunning_slots\x18\x06 \x01(\x05\x12\x14\n\x0cqueued_slots\x18\x07 \x01(\x05\x12\x17\n\x0fscheduled_slots\x18\x08 \x01(\x05\x12\x12\n\nopen_slots\x18\t \x01(\x05\x12\x16\n\x0e\x64\x65\x66\x65rred_slots\x18\n \x01(\x05\x42\x0e\n\x0c_description\"\x96\x01\n\nPoolFields\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\x05slots\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x1d\n\x10include_deferred\x18\x04 \x01(\x08H\x02\x88\x01\x01\x42\x08\n\x06_slotsB\x0e\n\x0c_descriptionB\x13\n\x11_include_deferred\"\x1e\n\x0eGetPoolRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\";\n\x0fGetPoolResponse\x12(\n\x04pool\x18\x01 \x01(\x0b\x32\x1a.leoflow.scheduler.v1.Pool\"V\n\x10ListPoolsRequest\x12,\n\x04page\x18\x01 \x01(\x0b\x32\x1e.leoflow.common.v1.PageRequest\x12\x14\n\x0cname_pattern\x18\x02 \x01(\t\"U\n\x11ListPoolsResponse\x12)\n\x05pools\x18\x01 \x03(\x0b\x32\x1a.leoflow.scheduler.v1.Pool\x12\x15\n\rtotal_entries\x18\x02 \x01(\x05\"C\n\x11\x43reatePoolRequest\x12.\n\x04pool\x18\x01 \x01(\x0b\x32 .leoflow.scheduler.v1.PoolFields\">\n\x12\x43reatePoolResponse\x12(\n\x04pool\x18\x01 \x01(\x0b\x32\x1a.leoflow.scheduler.v1.Pool\"T\n\x11UpdatePoolRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x31\n\x07\x63hanges\x18\x02 \x01(\x0b\x32 .leoflow.scheduler.v1.PoolFields\">\n\x12UpdatePoolResponse\x12(\n\x04pool\x18\x01 \x01(\x0b\x32\x1a.leoflow.scheduler.v1.Pool\"!\n\x11\x44\x65letePoolRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x14\n\x12\x44\x65letePoolResponse\"\xb6\x01\n\x0e\x42ulkPoolAction\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\x32\n\x08\x65ntities\x18\x02 \x03(\x0b\x32 .leoflow.scheduler.v1.PoolFields\x12\r\n\x05names\x18\x03 \x03(\t\x12\x1b\n\x13\x61\x63tion_on_existence\x18\x04 \x01(\t\x12\x1f\n\x17\x61\x63tion_on_non_existence\x18\x05 \x01(\t\x12\x13\n\x0bupdate_mask\x18\x06 \x03(\t\"l\n\x14\x42ulkPoolActionResult\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\x0f\n\x07success\x18\x02 \x03(\t\x12\x33\n\x06\x65rrors\x18\x03 \x03(\x0b\x32#.leoflow.scheduler.v1.BulkPoolError\"3\n\rBulkPoolError\x12\r\n\x05\x65rror\x18\x01 \x01(\t\x12\x13\n\x0bstatus_code\x18\x02 \x01(\x05\"I\n\x10\x42ulkPoolsRequest\x12\x35\n\x07\x61\x63tions\x18\x01 \x03(\x0b\x32$.leoflow.scheduler.v1.BulkPoolAction\"P\n\x11\x42ulkPoolsResponse\x12;\n\x07results\x18\x01 \x03(\x0b\x32*.leoflow.scheduler.v1.BulkPoolActionResult2\xc4\x04\n\x0bPoolService\x12V\n\x07GetPool\x12$.leoflow.scheduler.v1.GetPoolRequest\x1a%.leoflow.scheduler.v1.GetPoolResponse\x12\\\n\tListPools\x12&.leoflow.scheduler.v1.ListPoolsRequest\x1a\'.leoflow.scheduler.v1.ListPoolsResponse\x12_\n\nCreatePool\x12\'.leoflow.scheduler.v1.CreatePoolRequest\x1a(.leoflow.scheduler.v1.CreatePoolResponse\x12_\n\nUpdatePool\x12\'.leoflow.scheduler.v1.UpdatePoolRequest\x1a(.leoflow.scheduler.v1.UpdatePoolResponse\x12_\n\nDeletePool\x12\'.leoflow.scheduler.v1.DeletePoolRequest\x1a(.leoflow.scheduler.v1.DeletePoolResponse\x12\\\n\tBulkPools\x12&.leoflow.scheduler.v1.BulkPoolsRequest\x1a\'.leoflow.scheduler.v1.BulkPoolsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n leoflow/scheduler/v1/pools.proto\x12\x14leoflow.scheduler.v1\x1a\x1cleoflow/common/v1/keys.proto\"\xf1\x01\n\x04Pool\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05slots\x18\x02 \x01(\x05\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x10include_deferred\x18\x04 \x01(\x08\x12\x16\n\x0eoccupied_slots\x18\x05 \x01(\x05\x12\x15\n\rrunning_slots\x18\x06 \x01(\x05\x12\x14\n\x0cqueued_slots\x18\x07 \x01(\x05\x12\x17\n\x0fscheduled_slots\x18\x08 \x01(\x05\x12\x12\n\nopen_slots\x18\t \x01(\x05\x12\x16\n\x0e\x64\x65\x66\x65rred_slots\x18\n \x01(\x05\x42\x0e\n\x0c_description\"\x96\x01\n\nPoolFields\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\x05slots\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x1d\n\x10include_deferred\x18\x04 \x01(\x08H\x02\x88\x01\x01\x42\x08\n\x06_slotsB\x0e\n\x0c_descriptionB\x13\n\x11_include_deferred\"\x1e\n\x0eGetPoolRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\";\n\x0fGetPoolResponse\x12(\n\x04pool\x18\x01 \x01(\x0b\x32\x1a.leoflow.scheduler.v1.Pool\"m\n\x10ListPoolsRequest\x12,\n\x04page\x18\x01 \x01(\x0b\x32\x1e.leoflow.common.v1.PageRequest\x12\x14\n\x0cname_pattern\x18\x02 \x01(\t\x12\x15\n\rname_prefixes\x18\x03 \x03(\t\"U\n\x11ListPoolsResponse\x12)\n\x05pools\x18\x01 \x03(\x0b\x32\x1a.leoflow.scheduler.v1.Pool\x12\x15\n\rtotal_entries\x18\x02 \x01(\x05\"C\n\x11\x43reatePoolRequest\x12.\n\x04pool\x18\x01 \x01(\x0b\x32 .leoflow.scheduler.v1.PoolFields\">\n\x12\x43reatePoolResponse\x12(\n\x04pool\x18\x01 \x01(\x0b\x32\x1a.leoflow.scheduler.v1.Pool\"T\n\x11UpdatePoolRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x31\n\x07\x63hanges\x18\x02 \x01(\x0b\x32 .leoflow.scheduler.v1.PoolFields\">\n\x12UpdatePoolResponse\x12(\n\x04pool\x18\x01 \x01(\x0b\x32\x1a.leoflow.scheduler.v1.Pool\"!\n\x11\x44\x65letePoolRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x14\n\x12\x44\x65letePoolResponse\"\xb6\x01\n\x0e\x42ulkPoolAction\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\x32\n\x08\x65ntities\x18\x02 \x03(\x0b\x32 .leoflow.scheduler.v1.PoolFields\x12\r\n\x05names\x18\x03 \x03(\t\x12\x1b\n\x13\x61\x63tion_on_existence\x18\x04 \x01(\t\x12\x1f\n\x17\x61\x63tion_on_non_existence\x18\x05 \x01(\t\x12\x13\n\x0bupdate_mask\x18\x06 \x03(\t\"l\n\x14\x42ulkPoolActionResult\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\x0f\n\x07success\x18\x02 \x03(\t\x12\x33\n\x06\x65rrors\x18\x03 \x03(\x0b\x32#.leoflow.scheduler.v1.BulkPoolError\"3\n\rBulkPoolError\x12\r\n\x05\x65rror\x18\x01 \x01(\t\x12\x13\n\x0bstatus_code\x18\x02 \x01(\x05\"I\n\x10\x42ulkPoolsRequest\x12\x35\n\x07\x61\x63tions\x18\x01 \x03(\x0b\x32$.leoflow.scheduler.v1.BulkPoolAction\"P\n\x11\x42ulkPoolsResponse\x12;\n\x07results\x18\x01 \x03(\x0b\x32*.leoflow.scheduler.v1.BulkPoolActionResult2\xc4\x04\n\x0bPoolService\x12V\n\x07GetPool\x12$.leoflow.scheduler.v1.GetPoolRequest\x1a%.leoflow.scheduler.v1.GetPoolResponse\x12\\\n\tListPools\x12&.leoflow.scheduler.v1.ListPoolsRequest\x1a\'.leoflow.scheduler.v1.ListPoolsResponse\x12_\n\nCreatePool\x12\'.leoflow.scheduler.v1.CreatePoolRequest\x1a(.leoflow.scheduler.v1.CreatePoolResponse\x12_\n\nUpdatePool\x12\'.leoflow.scheduler.v1.UpdatePoolRequest\x1a(.leoflow.scheduler.v1.UpdatePoolResponse\x12_\n\nDeletePool\x12\'.leoflow.scheduler.v1.DeletePoolRequest\x1a(.leoflow.scheduler.v1.DeletePoolResponse\x12\\\n\tBulkPools\x12&.leoflow.scheduler.v1.BulkPoolsRequest\x1a\'.leoflow.scheduler.v1.BulkPoolsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,31 +42,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETPOOLRESPONSE']._serialized_start=517
   _globals['_GETPOOLRESPONSE']._serialized_end=576
   _globals['_LISTPOOLSREQUEST']._serialized_start=578
-  _globals['_LISTPOOLSREQUEST']._serialized_end=664
-  _globals['_LISTPOOLSRESPONSE']._serialized_start=666
-  _globals['_LISTPOOLSRESPONSE']._serialized_end=751
-  _globals['_CREATEPOOLREQUEST']._serialized_start=753
-  _globals['_CREATEPOOLREQUEST']._serialized_end=820
-  _globals['_CREATEPOOLRESPONSE']._serialized_start=822
-  _globals['_CREATEPOOLRESPONSE']._serialized_end=884
-  _globals['_UPDATEPOOLREQUEST']._serialized_start=886
-  _globals['_UPDATEPOOLREQUEST']._serialized_end=970
-  _globals['_UPDATEPOOLRESPONSE']._serialized_start=972
-  _globals['_UPDATEPOOLRESPONSE']._serialized_end=1034
-  _globals['_DELETEPOOLREQUEST']._serialized_start=1036
-  _globals['_DELETEPOOLREQUEST']._serialized_end=1069
-  _globals['_DELETEPOOLRESPONSE']._serialized_start=1071
-  _globals['_DELETEPOOLRESPONSE']._serialized_end=1091
-  _globals['_BULKPOOLACTION']._serialized_start=1094
-  _globals['_BULKPOOLACTION']._serialized_end=1276
-  _globals['_BULKPOOLACTIONRESULT']._serialized_start=1278
-  _globals['_BULKPOOLACTIONRESULT']._serialized_end=1386
-  _globals['_BULKPOOLERROR']._serialized_start=1388
-  _globals['_BULKPOOLERROR']._serialized_end=1439
-  _globals['_BULKPOOLSREQUEST']._serialized_start=1441
-  _globals['_BULKPOOLSREQUEST']._serialized_end=1514
-  _globals['_BULKPOOLSRESPONSE']._serialized_start=1516
-  _globals['_BULKPOOLSRESPONSE']._serialized_end=1596
-  _globals['_POOLSERVICE']._serialized_start=1599
-  _globals['_POOLSERVICE']._serialized_end=2179
+  _globals['_LISTPOOLSREQUEST']._serialized_end=687
+  _globals['_LISTPOOLSRESPONSE']._serialized_start=689
+  _globals['_LISTPOOLSRESPONSE']._serialized_end=774
+  _globals['_CREATEPOOLREQUEST']._serialized_start=776
+  _globals['_CREATEPOOLREQUEST']._serialized_end=843
+  _globals['_CREATEPOOLRESPONSE']._serialized_start=845
+  _globals['_CREATEPOOLRESPONSE']._serialized_end=907
+  _globals['_UPDATEPOOLREQUEST']._serialized_start=909
+  _globals['_UPDATEPOOLREQUEST']._serialized_end=993
+  _globals['_UPDATEPOOLRESPONSE']._serialized_start=995
+  _globals['_UPDATEPOOLRESPONSE']._serialized_end=1057
+  _globals['_DELETEPOOLREQUEST']._serialized_start=1059
+  _globals['_DELETEPOOLREQUEST']._serialized_end=1092
+  _globals['_DELETEPOOLRESPONSE']._serialized_start=1094
+  _globals['_DELETEPOOLRESPONSE']._serialized_end=1114
+  _globals['_BULKPOOLACTION']._serialized_start=1117
+  _globals['_BULKPOOLACTION']._serialized_end=1299
+  _globals['_BULKPOOLACTIONRESULT']._serialized_start=1301
+  _globals['_BULKPOOLACTIONRESULT']._serialized_end=1409
+  _globals['_BULKPOOLERROR']._serialized_start=1411
+  _globals['_BULKPOOLERROR']._serialized_end=1462
+  _globals['_BULKPOOLSREQUEST']._serialized_start=1464
+  _globals['_BULKPOOLSREQUEST']._serialized_end=1537
+  _globals['_BULKPOOLSRESPONSE']._serialized_start=1539
+  _globals['_BULKPOOLSRESPONSE']._serialized_end=1619
+  _globals['_POOLSERVICE']._serialized_start=1622
+  _globals['_POOLSERVICE']._serialized_end=2202
 # @@protoc_insertion_point(module_scope)

@@ -57,12 +57,14 @@ class GetPoolResponse(_message.Message):
     def __init__(self, pool: _Optional[_Union[Pool, _Mapping]] = ...) -> None: ...
 
 class ListPoolsRequest(_message.Message):
-    __slots__ = ("page", "name_pattern")
+    __slots__ = ("page", "name_pattern", "name_prefixes")
     PAGE_FIELD_NUMBER: _ClassVar[int]
     NAME_PATTERN_FIELD_NUMBER: _ClassVar[int]
+    NAME_PREFIXES_FIELD_NUMBER: _ClassVar[int]
     page: _keys_pb2.PageRequest
     name_pattern: str
-    def __init__(self, page: _Optional[_Union[_keys_pb2.PageRequest, _Mapping]] = ..., name_pattern: _Optional[str] = ...) -> None: ...
+    name_prefixes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, page: _Optional[_Union[_keys_pb2.PageRequest, _Mapping]] = ..., name_pattern: _Optional[str] = ..., name_prefixes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListPoolsResponse(_message.Message):
     __slots__ = ("pools", "total_entries")

@@ -20,7 +20,7 @@ from ...datamodels.backfills import (
     DryRunBackfillResponse,
 )
 from ...http.endpoint import endpoint, gateway
-from ...http.errors import HTTPError, leoflow_error_of
+from ...http.errors import HTTPError, invalid_input, leoflow_error_of
 from ...http.params import parse_body, parse_query, path_int
 from ...http.responses import json_response
 from ..common import PagedQuery, page_of
@@ -30,9 +30,9 @@ def backfill_stub(request: Request) -> backfills_pb2_grpc.BackfillServiceStub:
     return backfills_pb2_grpc.BackfillServiceStub(gateway(request).clients.scheduler_channel)
 
 
-async def call(request_call, *, not_found: str | None = None):
+async def call(request_call, request: Request, *, not_found: str | None = None):
     """The answer, errors in Airflow's shapes: the backfill's validation problems
-    are 422 with a plain detail (Airflow raises RequestValidationError(str))."""
+    are 422 in FastAPI's shape (the spec's HTTPValidationError), naming the field."""
     try:
         return await request_call
     except Exception as exc:
@@ -40,7 +40,7 @@ async def call(request_call, *, not_found: str | None = None):
         if isinstance(error, NotFound):
             raise HTTPError(404, not_found or error.message) from None
         if isinstance(error, InvalidArgument):
-            raise HTTPError(422, error.message) from None
+            raise invalid_input(error, request) from None
         raise
 
 
@@ -54,7 +54,8 @@ async def list_backfills(request: Request) -> Response:
     query = parse_query(request, ListBackfillsQuery)
     pg = page_of(request, query)
     answer = await call(
-        backfill_stub(request).ListBackfills(backfills_pb2.ListBackfillsRequest(dag_id=query.dag_id, page=pg.request()))
+        backfill_stub(request).ListBackfills(backfills_pb2.ListBackfillsRequest(dag_id=query.dag_id, page=pg.request())),
+        request,
     )
     items = [backfill_response(b) for b in pg.take(list(answer.backfills))]
     return json_response(BackfillCollectionResponse(backfills=items, total_entries=answer.total_entries))
@@ -65,6 +66,7 @@ async def get_backfill(request: Request) -> Response:
     backfill_id = path_int(request, "backfill_id", minimum=0)
     answer = await call(
         backfill_stub(request).GetBackfill(backfills_pb2.GetBackfillRequest(backfill_id=backfill_id)),
+        request,
         not_found="Backfill not found",
     )
     return json_response(backfill_response(answer.backfill))
@@ -76,7 +78,7 @@ def _change(rpc_name: str, request_type):
         backfill_id = path_int(request, "backfill_id", minimum=0)
         rpc = getattr(backfill_stub(request), rpc_name)
         answer = await call(
-            rpc(request_type(backfill_id=backfill_id)), not_found=f"Could not find backfill with id {backfill_id}"
+            rpc(request_type(backfill_id=backfill_id)), request, not_found=f"Could not find backfill with id {backfill_id}"
         )
         return json_response(backfill_response(answer.backfill))
 
@@ -95,6 +97,7 @@ async def create_backfill(request: Request) -> Response:
     body = await parse_body(request, BackfillPostBody)
     answer = await call(
         backfill_stub(request).CreateBackfill(backfills_pb2.CreateBackfillRequest(backfill=backfill_spec(body))),
+        request,
         not_found=f"Could not find dag {body.dag_id}",
     )
     return json_response(backfill_response(answer.backfill))
@@ -106,6 +109,7 @@ async def create_backfill_dry_run(request: Request) -> Response:
     body = await parse_body(request, BackfillPostBody)
     answer = await call(
         backfill_stub(request).DryRunBackfill(backfills_pb2.DryRunBackfillRequest(backfill=backfill_spec(body))),
+        request,
         not_found=f"Could not find dag {body.dag_id}",
     )
     items = [

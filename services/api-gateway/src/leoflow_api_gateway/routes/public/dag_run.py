@@ -40,7 +40,8 @@ from .dags import dag_not_found
 class GetDagRunsQuery(PagedQuery):
     cursor: str | None = None
     # Airflow takes "none" for runs without a state; a Leoflow run always has one.
-    state: list[DagRunState | Literal["none"]] = []
+    # One Literal (not a union) so a bad value is one validation error at ["query", "state", i].
+    state: list[Literal[DagRunState, "none"]] = []
     run_type: list[DagRunType] = []
 
 

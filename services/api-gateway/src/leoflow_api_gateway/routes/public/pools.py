@@ -21,10 +21,11 @@ from ...datamodels.pools import (
     PoolPatchBody,
 )
 from ...http.endpoint import endpoint, gateway
-from ...http.errors import HTTPError, leoflow_error_of
-from ...http.params import parse_body, parse_query, reject_unsupported
+from ...datamodels.variables import NO_TEAMS
+from ...http.errors import HTTPError, invalid_input, leoflow_error_of, validation_error
+from ...http.params import parse_body, parse_query
 from ...http.responses import json_response
-from ..common import PagedQuery, page_of, search_pattern
+from ..common import PagedQuery, page_of, prefix_patterns, search_pattern
 
 DEFAULT_POOL = "default_pool"
 
@@ -37,39 +38,46 @@ def _not_found(name: str) -> HTTPError:
     return HTTPError(404, f"The Pool with name: `{name}` was not found")
 
 
-async def _call(call, name: str):
-    """The answer; Airflow's 404 for NotFound, 400 for InvalidArgument, 409 for AlreadyExists."""
+async def _call(call, name: str, request: Request):
+    """The answer; Airflow's 404 for NotFound, 422 for InvalidArgument, 409 for AlreadyExists."""
     try:
         return await call
     except Exception as exc:
         error = leoflow_error_of(exc)
         if isinstance(error, NotFound):
             raise _not_found(name) from None
-        if isinstance(error, (InvalidArgument, AlreadyExists)):
+        if isinstance(error, InvalidArgument):
+            raise invalid_input(error, request) from None
+        if isinstance(error, AlreadyExists):
             raise HTTPError(error.http_status, error.message) from None
         raise
 
 
 def _no_teams(team_name: str | None) -> None:
-    if team_name is not None:
-        raise HTTPError(400, "Leoflow has no teams: team_name must be null")
+    if team_name:  # "" is the UI form's "no team"
+        raise validation_error(("body", "team_name"), NO_TEAMS, input_=team_name)
 
 
 class GetPoolsQuery(PagedQuery):
     pool_name_pattern: str | None = None
+    pool_name_prefix_pattern: str | None = None
 
 
 @endpoint(Capability.READ)
 async def get_pools(request: Request) -> Response:
     """Pools with their slot statistics."""
-    reject_unsupported(request, frozenset({"pool_name_prefix_pattern"}))
     query = parse_query(request, GetPoolsQuery)
     pg = page_of(request, query)
     answer = await _call(
         _stub(request).ListPools(
-            pools_pb2.ListPoolsRequest(page=pg.request(), name_pattern=search_pattern(query.pool_name_pattern))
+            pools_pb2.ListPoolsRequest(
+                page=pg.request(),
+                name_pattern=search_pattern(query.pool_name_pattern),
+                name_prefixes=prefix_patterns(query.pool_name_prefix_pattern),
+            )
         ),
         "",
+        request,
     )
     pools = pg.take(list(answer.pools))
     return json_response(PoolCollectionResponse(pools=[pool_response(p) for p in pools], total_entries=answer.total_entries))
@@ -78,7 +86,7 @@ async def get_pools(request: Request) -> Response:
 @endpoint(Capability.READ)
 async def get_pool(request: Request) -> Response:
     name = request.path_params["pool_name"]
-    answer = await _call(_stub(request).GetPool(pools_pb2.GetPoolRequest(name=name)), name)
+    answer = await _call(_stub(request).GetPool(pools_pb2.GetPoolRequest(name=name)), name, request)
     return json_response(pool_response(answer.pool))
 
 
@@ -90,7 +98,7 @@ async def post_pool(request: Request) -> Response:
     fields = pools_pb2.PoolFields(name=body.name, slots=body.slots, include_deferred=body.include_deferred)
     if body.description is not None:
         fields.description = body.description
-    answer = await _call(_stub(request).CreatePool(pools_pb2.CreatePoolRequest(pool=fields)), body.name)
+    answer = await _call(_stub(request).CreatePool(pools_pb2.CreatePoolRequest(pool=fields)), body.name, request)
     return json_response(pool_response(answer.pool), status_code=201)
 
 
@@ -124,7 +132,7 @@ async def patch_pool(request: Request) -> Response:
             setattr(changes, field, value)
         elif field == "description":
             changes.description = ""
-    answer = await _call(_stub(request).UpdatePool(pools_pb2.UpdatePoolRequest(name=name, changes=changes)), name)
+    answer = await _call(_stub(request).UpdatePool(pools_pb2.UpdatePoolRequest(name=name, changes=changes)), name, request)
     return json_response(pool_response(answer.pool))
 
 
@@ -133,7 +141,7 @@ async def delete_pool(request: Request) -> Response:
     name = request.path_params["pool_name"]
     if name == DEFAULT_POOL:
         raise HTTPError(400, "Default Pool can't be deleted")
-    await _call(_stub(request).DeletePool(pools_pb2.DeletePoolRequest(name=name)), name)
+    await _call(_stub(request).DeletePool(pools_pb2.DeletePoolRequest(name=name)), name, request)
     return Response(status_code=204)
 
 
@@ -162,7 +170,7 @@ async def bulk_pools(request: Request) -> Response:
         if action.action == "update" and action.update_mask:
             message.update_mask.extend(action.update_mask)
         actions.append(message)
-    answer = await _call(_stub(request).BulkPools(pools_pb2.BulkPoolsRequest(actions=actions)), "")
+    answer = await _call(_stub(request).BulkPools(pools_pb2.BulkPoolsRequest(actions=actions)), "", request)
     result = BulkResponse()
     for item in answer.results:
         setattr(
