@@ -171,6 +171,7 @@ def _airflow_itself_deviates(operation, case, response, check) -> bool:
       spec lists no 400;
     - get_log's 400 "Bad Signature" for a continuation token it did not issue;
     - the login/logout redirects (307, no body, no content type);
+    - the HTTP server's own 400 for a generated Content-Length that is not a number;
     - Starlette's router (Airflow's too) finding no route for a path whose
       parameter holds a line break: 404 "Not Found".
     """
@@ -181,6 +182,11 @@ def _airflow_itself_deviates(operation, case, response, check) -> bool:
     detail = _detail(response)
     if operation.operation_id == "delete_dag" and response.status_code == 204:
         return True
+    if response.status_code == 400 and response.text == "Invalid HTTP request received.":
+        # The HTTP server (uvicorn, as under Airflow) refusing a request whose generated
+        # framing headers (Content-Length: "ke)XA") break HTTP itself: no app sees it.
+        framing = {"content-length", "transfer-encoding"}
+        return any(name.lower() in framing for name in (case.headers or {}))
     if response.status_code == 400 and isinstance(detail, str):
         if detail.startswith("Ordering with"):
             return True

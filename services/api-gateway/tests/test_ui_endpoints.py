@@ -220,6 +220,16 @@ async def test_dependencies_are_the_dag_alone(gateway, contract):
     assert (await gateway.get("/ui/dependencies", params={"dependency_type": "lineage"})).status_code == 422
 
 
+async def test_the_backfill_banner_lists_a_dags_backfills(gateway, contract):
+    await register(gateway, "banner_dag")
+    active = await gateway.get("/ui/backfills", params={"dag_id": "banner_dag", "active": "true"})
+    assert active.status_code == 200, active.text
+    contract.validate("BackfillCollectionResponse", active.json(), spec="ui")
+    assert active.json() == {"backfills": [], "total_entries": 0}
+    bad = await gateway.get("/ui/backfills", params={"dag_id": "banner_dag", "order_by": "nope"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "order_by"]
+
+
 async def test_asset_and_partition_views_answer_their_empty_shapes(gateway, contract):
     await register(gateway, "assets_dag")
     assert (await gateway.get("/ui/next_run_assets/assets_dag")).json() == {"asset_expression": None, "events": []}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from .common import BaseModel, StrictBaseModel
+from .common import BaseModel, Int32, StrictBaseModel
 
 ReprocessBehavior = Literal["failed", "completed", "none"]
 
@@ -17,7 +17,7 @@ class BackfillPostBody(StrictBaseModel):
     run_backwards: bool = False
     dag_run_conf: dict[str, Any] | None = None
     reprocess_behavior: ReprocessBehavior = "none"
-    max_active_runs: int = 10
+    max_active_runs: Int32 = 10
     run_on_latest_version: bool = True
 
 

@@ -6,9 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from .common import BaseModel, StrictBaseModel
+from .common import INT32_MAX, BaseModel, StrictBaseModel
 
-PoolSlots = Annotated[int, Field(ge=-1, description="Number of slots. Use -1 for unlimited.")]
+# Bounded above by what the services' int32 field holds (a 422, not an overflow).
+PoolSlots = Annotated[int, Field(ge=-1, le=INT32_MAX, description="Number of slots. Use -1 for unlimited.")]
 
 
 class PoolResponse(BaseModel):

@@ -30,7 +30,7 @@ async def list_backfills_ui(request: Request) -> Response:
     list_request = backfills_pb2.ListBackfillsRequest(dag_id=query.dag_id or "", page=pg.request())
     if query.active is not None:
         list_request.active = query.active
-    answer = await call(backfill_stub(request).ListBackfills(list_request))
+    answer = await call(backfill_stub(request).ListBackfills(list_request), request)
     items = [backfill_response(b) for b in pg.take(list(answer.backfills))]
     return json_response(BackfillCollectionResponse(backfills=items, total_entries=answer.total_entries))
 
