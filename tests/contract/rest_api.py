@@ -47,12 +47,13 @@ class Operation:
 def _route_table() -> dict[tuple[str, str], Route]:
     """(METHOD, path under /api/v2) -> the route answering it, first match wins (as Starlette)."""
     from leoflow_api_gateway.app import public_api_routes
+    from leoflow_api_gateway.routes.unimplemented import spec_path
 
     table: dict[tuple[str, str], Route] = {}
     for route in public_api_routes():
         if isinstance(route, Route):
             for method in route.methods or ():
-                table.setdefault((method, route.path), route)
+                table.setdefault((method, spec_path(route.path)), route)
     return table
 
 

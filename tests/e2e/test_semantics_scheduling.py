@@ -6,6 +6,7 @@ failures, params validation."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -106,6 +107,12 @@ async def test_mapping_over_a_list_and_an_upstream_xcom_fans_in(deployment, comp
     assert sorted(indexes["double"]) == [0, 1, 2, 3] and sorted(indexes["shout"]) == [0, 1, 2]
     assert await deployment.xcom("sched_mapping", run["dag_run_id"], "total") == 20
     assert await deployment.xcom("sched_mapping", run["dag_run_id"], "join") == "A-B-C"
+    # Airflow's wait endpoint gives a mapped task's results as a list in map_index order.
+    waited = await deployment.request(
+        "GET", f"/api/v2/dags/sched_mapping/dagRuns/{p(run['dag_run_id'])}/wait",
+        params=[("interval", "1"), ("result", "double"), ("result", "total")],
+    )
+    assert json.loads(waited.text) == {"state": "success", "results": {"double": [2, 4, 6, 8], "total": 20}}
 
 
 async def test_trigger_rules_with_failures_and_skips(deployment, compiled):

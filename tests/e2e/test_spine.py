@@ -5,9 +5,12 @@ in its own process and observed through Airflow's REST API."""
 from __future__ import annotations
 
 import copy
+import json
 from datetime import datetime
 
 import pytest
+
+from tests.e2e.driver import p
 
 pytestmark = pytest.mark.e2e
 
@@ -28,6 +31,33 @@ async def test_hparam_search_fans_in_five_trials_in_declaration_order(deployment
     # Each trial's own XCom is what select_best received in its slot.
     for index, task_id in enumerate(("trial", "trial__1", "trial__2", "trial__3", "trial__4")):
         assert await deployment.xcom("e2e_hparam", run["dag_run_id"], task_id) == result["received"][index]
+
+
+async def test_waiting_for_a_run_streams_its_state_then_the_results(deployment, compiled):
+    """Airflow 3's GET .../dagRuns/{run_id}/wait, as a CI job uses it."""
+    spec = compiled("e2e_hparam")
+    await deployment.push(spec)
+    await deployment.unpause("e2e_hparam")
+    run = await deployment.trigger("e2e_hparam")
+    path = f"/api/v2/dags/e2e_hparam/dagRuns/{p(run['dag_run_id'])}/wait"
+    params = [("interval", "0.05"), ("result", "select_best"), ("result", "trial"), ("result", "no_such_task")]
+    async with deployment.client() as http:
+        async with http.stream("GET", path, params=params, timeout=180) as response:
+            assert response.status_code == 200 and response.headers["content-type"].startswith("application/x-ndjson")
+            lines = [json.loads(line) async for line in response.aiter_lines() if line]
+    assert all(set(line) == {"state"} and line["state"] in ("queued", "running") for line in lines[:-1]), lines
+    last = lines[-1]
+    assert last["state"] == "success", lines
+    # A task without a value is left out (mapped tasks: test_semantics_scheduling).
+    assert set(last["results"]) == {"select_best", "trial"}
+    assert last["results"]["trial"]["lr"] == 0.001
+    assert last["results"]["select_best"]["best"] == {"lr": 0.05, "score": 1.0}
+    # Finished already: one line, at once. Unknown run: 404. No interval: 422.
+    again = await deployment.request("GET", path, params={"interval": "5"})
+    assert [json.loads(line) for line in again.text.splitlines()] == [{"state": "success"}]
+    await deployment.request("GET", "/api/v2/dags/e2e_hparam/dagRuns/nope/wait", params={"interval": "1"}, expect=404)
+    missing = await deployment.request("GET", path, expect=422)
+    assert missing.json()["detail"][0]["loc"] == ["query", "interval"]
 
 
 async def test_print_output_is_readable_through_the_logs_api(deployment, compiled):

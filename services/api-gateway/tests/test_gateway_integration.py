@@ -16,13 +16,13 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from leoflow_common.testing.pytest_plugin import create_database, drop_database
 from google.protobuf.timestamp_pb2 import Timestamp
 from leoflow_api_gateway import GatewayApp, GatewayClients
 from leoflow_common.auth import TaskScope, TokenCodec
 from leoflow_common.grpc import client_channel, static_token
 from leoflow_common.settings import BusSettings, SecuritySettings
 from leoflow_common.testing import assert_eventually
+from leoflow_common.testing.pytest_plugin import create_database, drop_database
 from leoflow_logs.app import LogsApp
 from leoflow_logs.settings import LogsSettings
 from leoflow_proto.common.v1 import keys_pb2

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from urllib.parse import quote
 
 import httpx
 import pytest

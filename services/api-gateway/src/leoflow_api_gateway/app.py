@@ -33,6 +33,7 @@ from .routes.public import (
     assets,
     auth,
     dag_run,
+    dag_run_wait,
     dag_sources,
     dag_stats,
     dag_tags,
@@ -53,16 +54,16 @@ from .routes.public import (
     xcom_changes,
 )
 from .routes.public import backfills as public_backfills
-from .routes.public import pools as public_pools
 from .routes.public import config as public_config
 from .routes.public import connections as public_connections
 from .routes.public import dag_favorites as public_dag_favorites
 from .routes.public import event_log as public_event_log
+from .routes.public import pools as public_pools
 from .routes.public import providers as public_providers
 from .routes.public import variables as public_variables
 from .routes.ui import assets as ui_assets
-from .routes.ui import backfills as ui_backfills
 from .routes.ui import auth as ui_auth
+from .routes.ui import backfills as ui_backfills
 from .routes.ui import calendar as ui_calendar
 from .routes.ui import config as ui_config
 from .routes.ui import connections as ui_connections
@@ -131,6 +132,7 @@ def public_api_routes() -> list[BaseRoute]:
         *dag_tags.routes,
         *dags.routes,
         *tasks.routes,
+        *dag_run_wait.routes,
         *dag_run.routes,
         *task_instances.routes,
         *task_instance_changes.routes,

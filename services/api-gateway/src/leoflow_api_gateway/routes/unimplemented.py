@@ -10,6 +10,7 @@ same method and path, so implementing a route removes its 501 by itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from leoflow_common.auth import Capability
@@ -158,6 +159,9 @@ AIRFLOW_UI_OPERATIONS: tuple[tuple[str, str, str], ...] = (
     ("GET", "/teams", "list_teams"),
 )
 
+_CONVERTER = re.compile(r"\{(\w+):\w+\}")
+
+
 def _not_implemented(operation_id: str, method: str, path: str):
     # Reads need READ, anything else EXECUTE: a caller still learns 401/403 first.
     capability = Capability.READ if method == "GET" else Capability.EXECUTE
@@ -170,9 +174,14 @@ def _not_implemented(operation_id: str, method: str, path: str):
     return not_implemented
 
 
+def spec_path(path: str) -> str:
+    """A route's path as the spec writes it: "/pools/{pool_name:path}" -> "/pools/{pool_name}"."""
+    return _CONVERTER.sub(r"{\1}", path)
+
+
 def _served(implemented: Iterable[BaseRoute]) -> set[tuple[str, str]]:
     return {
-        (method, route.path)
+        (method, spec_path(route.path))
         for route in implemented
         if isinstance(route, Route)
         for method in (route.methods or ())

@@ -20,8 +20,8 @@ from ...datamodels.pools import (
     PoolCollectionResponse,
     PoolPatchBody,
 )
-from ...http.endpoint import endpoint, gateway
 from ...datamodels.variables import NO_TEAMS
+from ...http.endpoint import endpoint, gateway
 from ...http.errors import HTTPError, invalid_input, leoflow_error_of, validation_error
 from ...http.params import parse_body, parse_query
 from ...http.responses import json_response
