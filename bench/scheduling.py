@@ -192,6 +192,8 @@ async def main(width: int, days: int, bus_kind: str) -> None:
         print(f"  wall time trigger -> run success: {wall:.2f} s ({tis / wall:.0f} task instances/s)")
         print(f"  scheduler CPU: {cpu:.2f} s, {cpu / tis * 1000:.2f} ms per task instance")
 
+        if days <= 0:  # --days 0: the fan-out alone
+            return
         await registry.RegisterDagVersion(registry_pb2.RegisterDagVersionRequest(spec=backfill_spec(days)))
         backfills = backfills_pb2_grpc.BackfillServiceStub(channel)
         today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

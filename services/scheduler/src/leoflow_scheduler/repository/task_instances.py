@@ -111,6 +111,24 @@ async def for_run(*, conn: asyncpg.Connection, run_pk: int) -> list[asyncpg.Reco
     )
 
 
+async def state_counts_for_run(*, conn: asyncpg.Connection, run_pk: int) -> list[asyncpg.Record]:
+    """How many task instances of a run each task has in each state: rows of
+    (task_id, state, n), state NULL for "none"."""
+    return await conn.fetch(
+        "SELECT task_id, state, count(*) AS n FROM task_instances WHERE dag_run_id = $1 GROUP BY task_id, state",
+        run_pk,
+    )
+
+
+async def waiting_for_run(*, conn: asyncpg.Connection, run_pk: int) -> list[asyncpg.Record]:
+    """The run's task instances that have not started (none or scheduled), whole."""
+    return await conn.fetch(
+        "SELECT * FROM task_instances WHERE dag_run_id = $1 AND (state IS NULL OR state = 'scheduled') "
+        "ORDER BY task_id, map_index",
+        run_pk,
+    )
+
+
 async def get_by_id(*, conn: asyncpg.Connection, ti_id: uuid.UUID) -> asyncpg.Record | None:
     """The bare task-instance row, or None."""
     return await conn.fetchrow("SELECT * FROM task_instances WHERE id = $1", ti_id)

@@ -8,7 +8,13 @@ common downstream task is never missed. It walks the tasks in topological
 order, so a decision (skip, upstream_failed, an empty task's success, a mapped
 task's expansion) is seen by the downstream tasks in the same pass. Trigger
 rules count the states of every task instance of each upstream task (all map
-indexes of a mapped one, so a fan-in waits for every mapped instance). Ready
+indexes of a mapped one, so a fan-in waits for every mapped instance).
+
+A pass reads the run's task instances as counts per (task, state) (one
+aggregate query) and loads whole rows only for the task instances that have
+not started (the ones it may decide): its cost in Python does not grow with
+the number of finished or running instances, so the thousand reports of a
+thousand-wide mapped task cost linear time, not quadratic. Ready
 task instances are queued with their dispatch request as far as pools and
 concurrency limits allow (`domain.admission`), the rest wait in `scheduled`;
 and when nothing is left unfinished the run ends (and the DAG's callback, if
@@ -19,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from leoflow_common.states import TI_UNFINISHED, DagRunState, TriggerRule
 from leoflow_common.states import TaskInstanceState as TI
@@ -86,20 +92,29 @@ class _RunPass:
     def __init__(self, ctx: SchedulerContext, uow: UnitOfWork, run_row, dag_row):
         self.ctx, self.uow, self.run_row, self.dag_row = ctx, uow, run_row, dag_row
         self.now = utcnow()
-        self.by_task: dict[str, list] = defaultdict(list)
+        # task id -> how many of its task instances are in each state (this pass's view)
+        self.counts: dict[str, Counter] = defaultdict(Counter)
+        # task id -> its waiting task instances (none, scheduled), whole rows
+        self.waiting: dict[str, list] = defaultdict(list)
+        # task instance id -> its state and its task id, for the rows this pass loaded
         self.state: dict = {}
+        self.task_of: dict = {}
         self._lengths: dict[tuple[str, str], int] | None = None
 
     async def decide(self) -> DagRunState | None:
         uow, run_row = self.uow, self.run_row
         self.version = version = await self.ctx.specs.get(uow.conn, run_row["dag_version_id"])
-        for row in await task_instances.for_run(conn=uow.conn, run_pk=run_row["id"]):
-            self.by_task[row["task_id"]].append(row)
-            self.state[row["id"]] = TI.from_db(row["state"])
+        for row in await task_instances.state_counts_for_run(conn=uow.conn, run_pk=run_row["id"]):
+            self.counts[row["task_id"]][TI.from_db(row["state"])] += row["n"]
+        for row in await task_instances.waiting_for_run(conn=uow.conn, run_pk=run_row["id"]):
+            self._load(row)
+            self.waiting[row["task_id"]].append(row)
         ready: list = []
         blocked = False  # some waiting task instance's rule says wait
         for task_id in version.graph.order:
-            waiting = [r for r in self.by_task.get(task_id, ()) if self.state[r["id"]] in _WAITING]
+            # A task's instances only move when the pass reaches the task (and after
+            # the walk, when queued): the rows loaded as waiting still are.
+            waiting = [r for r in self.waiting.get(task_id, ()) if self.state[r["id"]] in _WAITING]
             if not waiting:
                 continue
             task = version.graph.tasks[task_id]
@@ -112,25 +127,40 @@ class _RunPass:
             for row in waiting:
                 await self._apply(task, row, decision, ready)
         if ready:
-            active = sum(1 for s in self.state.values() if s in _ACTIVE)
+            active = sum(c[s] for c in self.counts.values() for s in _ACTIVE)
             changed = await admission.queue_ready(
                 uow, run_row=run_row, version=version, ready_rows=ready, run_active=active,
                 max_active_tasks=self.dag_row["max_active_tasks"],
             )  # fmt: skip
-            self.state.update(changed)
+            for ti_id, state in changed.items():
+                self._set(ti_id, state)
         await dag_runs.touch_scheduling_decision(conn=uow.conn, run_pk=run_row["id"], when=self.now)
         return await self._finish(blocked)
 
+    def _load(self, row) -> None:
+        self.task_of[row["id"]] = row["task_id"]
+        self.state.setdefault(row["id"], TI.from_db(row["state"]))
+
+    def _set(self, ti_id, state: TI) -> None:
+        counts = self.counts[self.task_of[ti_id]]
+        counts[self.state[ti_id]] -= 1
+        counts[state] += 1
+        self.state[ti_id] = state
+
     def _upstream(self, task_id: str) -> UpstreamCounts:
-        return UpstreamCounts.of(
-            self.state[r["id"]] for up in self.version.graph.upstream[task_id] for r in self.by_task.get(up, ())
-        )
+        counts: Counter = Counter()
+        for up in self.version.graph.upstream[task_id]:
+            counts.update(self.counts.get(up, {}))
+        return UpstreamCounts(
+            total=sum(counts.values()), success=counts[TI.SUCCESS], skipped=counts[TI.SKIPPED],
+            failed=counts[TI.FAILED], upstream_failed=counts[TI.UPSTREAM_FAILED], removed=counts[TI.REMOVED],
+        )  # fmt: skip
 
     async def _move(self, row, rule, **changes) -> None:
         expected = self.state[row["id"]]
         if not await propose_ti_state(self.uow.conn, row["id"], rule, expected, **changes):
             raise _StaleView(f"task instance {row['id']} changed under the run lock")
-        self.state[row["id"]] = rule.to_state
+        self._set(row["id"], rule.to_state)
 
     async def _apply(self, task, row, decision: Decision, ready: list) -> None:
         now = self.now
@@ -152,10 +182,10 @@ class _RunPass:
         if upstream is not None and is_mapped(upstream):
             # Mapping over a mapped task's output: one item per instance that
             # succeeded, once every instance finished (Airflow counts their XComs).
-            rows = self.by_task.get(ref.task_id, ())
-            if any(self.state[r["id"]] in TI_UNFINISHED for r in rows):
+            counts = self.counts.get(ref.task_id, {})
+            if any(n > 0 for s, n in counts.items() if s in TI_UNFINISHED):
                 return None
-            return sum(1 for r in rows if self.state[r["id"]] == TI.SUCCESS)
+            return counts.get(TI.SUCCESS, 0)
         if self._lengths is None:
             self._lengths = await task_maps.for_run(conn=self.uow.conn, run_pk=self.run_row["id"])
         return self._lengths.get((ref.task_id, ref.key))
@@ -191,6 +221,13 @@ class _RunPass:
             await self._move(placeholder, task_rules.SkipEmptyMapping, start_date=now, end_date=now)
             return []
         conn, run_row = self.uow.conn, self.run_row
+        known = {
+            r["id"]
+            for r in await conn.fetch(
+                "SELECT id FROM task_instances WHERE dag_run_id = $1 AND task_id = $2 AND id <> $3",
+                run_row["id"], task.task_id, placeholder["id"],
+            )
+        }  # fmt: skip
         await task_instances.expand_unmapped(conn=conn, ti_id=placeholder["id"])
         base = {
             "task_id": task.task_id, "max_tries": placeholder["max_tries"], "operator": placeholder["operator"],
@@ -207,17 +244,19 @@ class _RunPass:
             "SELECT * FROM task_instances WHERE dag_run_id = $1 AND task_id = $2 ORDER BY map_index",
             run_row["id"], task.task_id,
         )  # fmt: skip
-        others = [r for r in self.by_task[task.task_id] if r["id"] != placeholder["id"]]
-        self.by_task[task.task_id] = list(rows)
+        # Nothing of this task moved yet in this pass: its rows' states are the
+        # database's, but for the rows loaded (and tracked) already.
         for row in rows:
-            self.state.setdefault(row["id"], TI.from_db(row["state"]))
-        known = {r["id"] for r in others}
+            self._load(row)
+        self.counts[task.task_id] = Counter(self.state[r["id"]] for r in rows)
         return [r for r in rows if r["id"] not in known and self.state[r["id"]] in (TI.NONE, TI.SCHEDULED)]
 
     # -- the end of the run --------------------------------------------------------------
 
     async def _finish(self, blocked: bool) -> DagRunState | None:
-        pairs = [(task_id, self.state[r["id"]]) for task_id, rows in self.by_task.items() for r in rows]
+        # One (task id, state) pair per state a task has instances in: the outcome
+        # and the deadlock check only ask whether some instance is in a state.
+        pairs = [(task_id, s) for task_id, counts in self.counts.items() for s, n in counts.items() if n > 0]
         outcome = run_outcome(pairs, self.version.graph.leaves)
         reason = "success" if outcome == DagRunState.SUCCESS else "task_failure"
         if outcome is None and blocked and all(s == TI.NONE for _, s in pairs if s in TI_UNFINISHED):
