@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from leoflow_common.auth import Capability
+from leoflow_common.errors import InvalidArgument, NotFound
 from leoflow_common.states import DagRunState
 from leoflow_proto.common.v1 import keys_pb2
 from leoflow_proto.scheduler.v1 import runs_pb2
@@ -61,12 +62,18 @@ async def _results(request: Request, key: keys_pb2.DagRunKey, task_ids: list[str
     for task_id in dict.fromkeys(task_ids):  # each once, in the order asked
         entries: list[xcom_pb2.XComEntry] = []
         while True:  # a mapped task may have more instances than a page holds
-            listed = await xcom.ListXComs(
-                xcom_pb2.ListXComsRequest(
-                    dag_id=key.dag_id, run_id=key.run_id, task_id=task_id, xcom_key=RETURN_VALUE,
-                    page=keys_pb2.PageRequest(limit=PAGE, offset=len(entries)), include_values=True,
+            try:
+                listed = await xcom.ListXComs(
+                    xcom_pb2.ListXComsRequest(
+                        dag_id=key.dag_id, run_id=key.run_id, task_id=task_id, xcom_key=RETURN_VALUE,
+                        page=keys_pb2.PageRequest(limit=PAGE, offset=len(entries)), include_values=True,
+                    )
                 )
-            )
+            except Exception as exc:
+                # A name no task can have is a task without a value, as in Airflow.
+                if isinstance(leoflow_error_of(exc), (InvalidArgument, NotFound)):
+                    break
+                raise
             entries.extend(listed.entries)
             if not listed.entries or len(entries) >= listed.total_entries:
                 break
