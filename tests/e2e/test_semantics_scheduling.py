@@ -2,7 +2,7 @@
 Lite, observed through the REST API: catchup runs of a cron DAG, backfills with
 reprocess behaviour, a one-slot pool serializing tasks, dynamic task mapping
 (literal list and upstream XCom, with fan-in), trigger rules with skips and
-failures, params validation."""
+failures, params validation, dagrun_timeout and depends_on_past."""
 
 from __future__ import annotations
 
@@ -142,3 +142,32 @@ async def test_params_are_validated_at_trigger_time(deployment, compiled):
     finished = await deployment.wait_run_finished("sched_params", run["dag_run_id"], timeout=180)
     assert finished["state"] == "success"
     assert await deployment.xcom("sched_params", run["dag_run_id"], "greet") == "hello leoflow x2"
+
+
+async def test_dagrun_timeout_and_depends_on_past(deployment, compiled):
+    """Airflow 3: a run older than dagrun_timeout is failed with its unfinished
+    tasks skipped (the sleeping try is stopped); a depends_on_past task runs only
+    after the same task of the previous run (by logical date) succeeded."""
+    await deployment.push(compiled("sched_past"))
+    await deployment.unpause("sched_past")
+    base = midnight(30)
+
+    async def trigger(day: int, conf: dict) -> dict:
+        body = {"logical_date": (base + timedelta(days=day)).isoformat(), "conf": conf}
+        return (await deployment.request("POST", "/api/v2/dags/sched_past/dagRuns", json=body)).json()
+
+    slow = await trigger(0, {"nap": 120})
+    timed_out = await deployment.wait_run_finished("sched_past", slow["dag_run_id"], timeout=90)
+    assert timed_out["state"] == "failed"
+    assert ts(timed_out["end_date"]) - ts(timed_out["start_date"]) < timedelta(seconds=60)
+    assert await deployment.task_states("sched_past", slow["dag_run_id"]) == {"first": "skipped", "later": "skipped"}
+
+    # "later" of day 1 is the task's first instance after a skipped one: it runs.
+    one, two = await trigger(1, {}), await trigger(2, {})
+    assert (await deployment.wait_run_finished("sched_past", one["dag_run_id"], timeout=90))["state"] == "success"
+    assert (await deployment.wait_run_finished("sched_past", two["dag_run_id"], timeout=90))["state"] == "success"
+    later = {}
+    for run in (one, two):
+        tis = {t["task_id"]: t for t in await deployment.task_instances("sched_past", run["dag_run_id"])}
+        later[run["dag_run_id"]] = tis["later"]
+    assert ts(later[two["dag_run_id"]]["start_date"]) >= ts(later[one["dag_run_id"]]["end_date"])

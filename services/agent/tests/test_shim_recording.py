@@ -468,3 +468,26 @@ def test_several_dags_need_a_choice(tmp_path):
     with pytest.raises(DagCompileError, match="defines 2 DAGs"):
         compile_source(tmp_path, source)
     assert compile_source(tmp_path, source, dag_id="two").dag_id == "two"
+
+
+# Airflow 3's BaseOperator: depends_on_past False, ignore_first_depends_on_past True,
+# wait_for_downstream False; wait_for_downstream=True sets depends_on_past (both from
+# the task's arguments or from default_args).
+@pytest.mark.parametrize(("arguments", "default_args", "expected"), [
+    ("", {}, (False, None, False)),
+    ("depends_on_past=True", {}, (True, True, False)),
+    ("depends_on_past=True, ignore_first_depends_on_past=False", {}, (True, False, False)),
+    ("wait_for_downstream=True", {}, (True, True, True)),
+    ("", {"depends_on_past": True, "ignore_first_depends_on_past": False}, (True, False, False)),
+    ("depends_on_past=False", {"depends_on_past": True}, (False, None, False)),
+])
+def test_depends_on_past_and_wait_for_downstream(tmp_path, arguments, default_args, expected):
+    spec = compile_source(tmp_path, f"""
+        from airflow.sdk import DAG
+        from airflow.providers.standard.operators.bash import BashOperator
+        with DAG("past", default_args={default_args!r}):
+            BashOperator(task_id="t", bash_command="true", {arguments})
+    """)
+    t = tasks(spec)["t"]
+    ignore_first = t.ignore_first_depends_on_past if t.HasField("ignore_first_depends_on_past") else None
+    assert (t.depends_on_past, ignore_first, t.wait_for_downstream) == expected

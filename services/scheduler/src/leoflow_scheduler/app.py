@@ -3,7 +3,7 @@ its own process (__main__).
 
 start(): migrate (if configured) -> pool -> bus -> bootstrap admin -> gRPC API
 (every replica) -> leader campaign. Only the elected leader consumes task events
-and runs the outbox relay, retry timer, run starter and housekeeping; losing the
+and runs the outbox relay, retry timer, run timeout timer, run starter and housekeeping; losing the
 lead stops them before anything else. stop() undoes start() in reverse.
 """
 
@@ -32,6 +32,7 @@ from .loops.housekeeping import Housekeeping
 from .loops.outbox_relay import OutboxRelay
 from .loops.retry_timer import RetryTimer
 from .loops.run_starter import RunStarter
+from .loops.run_timeout_timer import RunTimeoutTimer
 from .loops.scheduling import scheduling_loops
 from .loops.wake_listener import WakeListener
 from .metrics import IS_LEADER
@@ -140,10 +141,12 @@ class SchedulerApp:
             "housekeeping", Housekeeping(ctx).run_once, interval=HOUSEKEEPING_INTERVAL
         )
         timer = RetryTimer(ctx)
+        timeouts = RunTimeoutTimer(ctx)
         disconnect = [
             ctx.signals.connect(WAKE_OUTBOX, relay.wake),
             ctx.signals.connect(WAKE_RUNS, starter.wake),
             ctx.signals.connect(WAKE_RETRIES, timer.wake),
+            ctx.signals.connect(WAKE_RUNS, timeouts.wake),
         ]
         scheduling, undo_scheduling = scheduling_loops(ctx)
         disconnect += undo_scheduling
@@ -152,7 +155,8 @@ class SchedulerApp:
         IS_LEADER.set(1)
         try:
             await asyncio.gather(
-                relay.run(), starter.run(), housekeeping.run(), timer.run(), WakeListener(ctx).run(),
+                relay.run(), starter.run(), housekeeping.run(), timer.run(), timeouts.run(),
+                WakeListener(ctx).run(),
                 *scheduling,
             )
         finally:

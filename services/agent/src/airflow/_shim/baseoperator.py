@@ -207,6 +207,7 @@ class BaseOperator(DependencyMixin):
         self.end_date = end_date
         self.depends_on_past = depends_on_past or wait_for_downstream
         self.wait_for_downstream = wait_for_downstream
+        self.ignore_first_depends_on_past = ignore_first_depends_on_past
         self.priority_weight = priority_weight
         self.weight_rule = weight_rule
         self.queue = queue

@@ -94,6 +94,11 @@ class TaskSpecBuilder:
             spec.bash.CopyFrom(self._bash(task))
         if task.leoflow_kind == "short_circuit":
             spec.ignore_downstream_trigger_rules = bool(getattr(task, "ignore_downstream_trigger_rules", True))
+        # Airflow: wait_for_downstream implies depends_on_past.
+        spec.depends_on_past = bool(task.depends_on_past or task.wait_for_downstream)
+        spec.wait_for_downstream = bool(task.wait_for_downstream)
+        if spec.depends_on_past:
+            spec.ignore_first_depends_on_past = bool(getattr(task, "ignore_first_depends_on_past", True))
         spec.arguments.extend(self._arguments(task))
         if task.mapping is not None:
             spec.mapping.CopyFrom(self._mapping(task))

@@ -26,6 +26,7 @@ from ..state_machine import propose_ti_state, run_rules, task_rules
 from ..timetables import timetable_for
 from . import events
 from .context import SchedulerContext
+from .following_runs import evaluate_following_runs
 from .params import resolve_params
 from .registry import dag_not_found
 from .run_factory import NewRun, create_run
@@ -200,7 +201,11 @@ async def update_dag_run(
             conn=uow.conn, tenant_id=tenant_id, event="patch_dag_run", owner=actor, dag_id=dag_id, run_id=run_id,
             logical_date=run_row["logical_date"], extra={"state": state.value if state else None, "note": note if set_note else None},
         )  # fmt: skip
-        return await dag_runs.get_run_by_pk(conn=uow.conn, run_pk=run_row["id"])
+        result = await dag_runs.get_run_by_pk(conn=uow.conn, run_pk=run_row["id"])
+    if state is not None and state != DagRunState.QUEUED:
+        # Its task instances marked: the next run's depends_on_past tasks may run now.
+        await evaluate_following_runs(ctx, tenant_id, dag_id, run_id)
+    return result
 
 
 async def _mark_run(uow: UnitOfWork, run_row, state: DagRunState) -> None:

@@ -14,6 +14,8 @@ Invariants:
 - a success's mapped_lengths (the output's item counts, asked for with
   report_output_length) are stored for the mapped downstream's expansion;
 - an execution that ends frees its slots: the admission loop is woken;
+- a finished try wakes the DAG's following run (its depends_on_past tasks may
+  run now), after the report committed;
 - reports about a DAG callback ("__dag_callback__") change no task instance:
   their outcome is written to the audit log.
 """
@@ -42,6 +44,7 @@ from . import dispatch, events
 from .context import SchedulerContext
 from .dag_callbacks import CALLBACK_TASK_ID
 from .failure_kinds import failure_kind_to_db
+from .following_runs import evaluate_following_runs
 from .specs import LoadedVersion
 from .uow import WAKE_RETRIES, WAKE_SLOTS, UnitOfWork, utcnow
 
@@ -67,6 +70,12 @@ async def handle_envelope(ctx: SchedulerContext, envelope: Envelope) -> None:
             return
         outcome = await apply_state_change(ctx, uow, tenant_id, event)
     TASK_EVENTS.labels(outcome).inc()
+    if outcome == "applied" and event.state != states_pb2.TASK_INSTANCE_STATE_RUNNING:
+        # The next run's depends_on_past / wait_for_downstream tasks may run now.
+        try:
+            await evaluate_following_runs(ctx, tenant_id, event.key.dag_id, event.key.run_id)
+        except Exception:  # noqa: BLE001 - the report is applied; its next event re-evaluates
+            log.exception("evaluating the runs after %s failed", event.key.run_id)
 
 
 async def apply_state_change(

@@ -17,6 +17,7 @@ from ..repository import audit_log, dag_runs, task_instances, ti_history
 from ..scheduling.evaluator import evaluate_run
 from . import clearing
 from .context import SchedulerContext
+from .following_runs import evaluate_following_runs
 from .runs import mark_task_instance
 
 MARKABLE_STATES = frozenset({TI.SUCCESS, TI.FAILED, TI.SKIPPED})
@@ -142,7 +143,12 @@ async def update_state(
             conn=conn, tenant_id=tenant_id, event="patch_task_instance", owner=actor, dag_id=req.dag_id, run_id=req.run_id,
             task_id=req.task_id, map_index=req.map_index, extra={"new_state": req.new_state.value, "changed": len(changed)},
         )  # fmt: skip
-        return await task_instances.detailed_by_ids(conn=conn, ti_ids=changed)
+        result = await task_instances.detailed_by_ids(conn=conn, ti_ids=changed)
+        marked_runs = sorted({row["run_id"] for row in targets if row["id"] in set(changed)})
+    # A task marked success/skipped may let the following run's depends_on_past task run.
+    for run_id in marked_runs:
+        await evaluate_following_runs(ctx, tenant_id, req.dag_id, run_id)
+    return result
 
 
 async def list_task_instances(

@@ -18,7 +18,8 @@ thousand-wide mapped task cost linear time, not quadratic. Ready
 task instances are queued with their dispatch request as far as pools and
 concurrency limits allow (`domain.admission`), the rest wait in `scheduled`;
 and when nothing is left unfinished the run ends (and the DAG's callback, if
-any, is requested).
+any, is requested). A ready task that depends on past also needs its previous
+run's instances done (`past_deps`); while one waits so, the run is not deadlocked.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from .mapping import (
     mapped_count,
     output_refs,
 )
+from .past_deps import past_depends_met
 from .run_outcome import run_outcome
 from .trigger_rules import Decision, UpstreamCounts, decide
 
@@ -122,6 +124,10 @@ class _RunPass:
             if decision == Decision.WAIT:
                 blocked = True
                 continue
+            if decision == Decision.READY and not await self._past_allows(task):
+                # depends_on_past: it waits in state none for the previous run.
+                blocked = True
+                continue
             if decision == Decision.READY and is_mapped(task) and any(r["map_index"] < 0 for r in waiting):
                 waiting = await self._expand(task, waiting)
             for row in waiting:
@@ -136,6 +142,13 @@ class _RunPass:
                 self._set(ti_id, state)
         await dag_runs.touch_scheduling_decision(conn=uow.conn, run_pk=run_row["id"], when=self.now)
         return await self._finish(blocked)
+
+    async def _past_allows(self, task) -> bool:
+        if not task.depends_on_past:
+            return True
+        return await past_depends_met(
+            self.uow.conn, self.run_row, self.version.spec, task, self.version.graph.downstream[task.task_id]
+        )
 
     def _load(self, row) -> None:
         self.task_of[row["id"]] = row["task_id"]
@@ -259,10 +272,15 @@ class _RunPass:
         pairs = [(task_id, s) for task_id, counts in self.counts.items() for s, n in counts.items() if n > 0]
         outcome = run_outcome(pairs, self.version.graph.leaves)
         reason = "success" if outcome == DagRunState.SUCCESS else "task_failure"
-        if outcome is None and blocked and all(s == TI.NONE for _, s in pairs if s in TI_UNFINISHED):
+        tasks = self.version.graph.tasks
+        if (
+            outcome is None and blocked and all(s == TI.NONE for _, s in pairs if s in TI_UNFINISHED)
+            and not any(tasks[t].depends_on_past for t, s in pairs if s in TI_UNFINISHED and t in tasks)
+        ):  # fmt: skip
             # Nothing runs, nothing waits for a slot or a retry, and every task left
             # waits on upstreams that are done: no event can ever move it (Airflow's
-            # "all_tasks_deadlocked").
+            # "all_tasks_deadlocked"). Airflow does not check while an unfinished
+            # task instance's task depends on past: the previous run may move it.
             outcome, reason = DagRunState.FAILED, "all_tasks_deadlocked"
             log.warning("run %s of %s is deadlocked; failing it", self.run_row["run_id"], self.run_row["dag_id"])
         if outcome is None:

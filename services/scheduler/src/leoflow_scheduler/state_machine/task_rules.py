@@ -9,12 +9,14 @@ Execution (the dispatcher reports what an execution did):
   StartRunningTask, SucceedTask, FailTask, SkipTask, RetryFailedTask,
   RedispatchAfterInfrastructureFailure, RequeueRestartedTask
 Retries (the retry timer): QueueRetryTask
+Run timeouts (the run timeout timer): SkipOnRunTimeout
 Users (REST API / UI): MarkTaskSuccess, MarkTaskFailed, MarkTaskSkipped,
   ClearTaskInstance, RestartRunningTask
 """
 
 from __future__ import annotations
 
+from leoflow_common.states import TI_UNFINISHED
 from leoflow_common.states import TaskInstanceState as TI
 
 from .rules import TaskRule
@@ -54,6 +56,10 @@ RequeueRestartedTask = TaskRule("RequeueRestartedTask", frozenset({TI.RESTARTING
 
 # -- retries -----------------------------------------------------------------------
 QueueRetryTask = TaskRule("QueueRetryTask", frozenset({TI.UP_FOR_RETRY}), TI.QUEUED)
+
+# -- run timeouts ------------------------------------------------------------------
+# Airflow's scheduler sets every unfinished task instance of a timed-out run skipped.
+SkipOnRunTimeout = TaskRule("SkipOnRunTimeout", TI_UNFINISHED, TI.SKIPPED)
 
 # -- users -------------------------------------------------------------------------
 MarkTaskSuccess = TaskRule("MarkTaskSuccess", _all_but(TI.SUCCESS), TI.SUCCESS)

@@ -135,7 +135,7 @@ class ParamSpec(_message.Message):
     def __init__(self, default: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., has_default: _Optional[bool] = ..., description: _Optional[str] = ..., schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class TaskSpec(_message.Message):
-    __slots__ = ("task_id", "display_name", "kind", "operator_name", "upstream_task_ids", "trigger_rule", "retries", "retry_delay", "retry_exponential_backoff", "max_retry_delay", "execution_timeout", "owner", "pool", "pool_slots", "priority_weight", "queue", "task_group_id", "doc_md", "python", "bash", "arguments", "multiple_outputs", "do_xcom_push", "template_fields", "env", "max_active_tis_per_dag", "mapping", "callbacks", "execution", "map_index_template", "ignore_downstream_trigger_rules")
+    __slots__ = ("task_id", "display_name", "kind", "operator_name", "upstream_task_ids", "trigger_rule", "retries", "retry_delay", "retry_exponential_backoff", "max_retry_delay", "execution_timeout", "owner", "pool", "pool_slots", "priority_weight", "queue", "task_group_id", "doc_md", "python", "bash", "arguments", "multiple_outputs", "do_xcom_push", "template_fields", "env", "max_active_tis_per_dag", "mapping", "callbacks", "execution", "map_index_template", "ignore_downstream_trigger_rules", "depends_on_past", "ignore_first_depends_on_past", "wait_for_downstream")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -174,6 +174,9 @@ class TaskSpec(_message.Message):
     EXECUTION_FIELD_NUMBER: _ClassVar[int]
     MAP_INDEX_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
     IGNORE_DOWNSTREAM_TRIGGER_RULES_FIELD_NUMBER: _ClassVar[int]
+    DEPENDS_ON_PAST_FIELD_NUMBER: _ClassVar[int]
+    IGNORE_FIRST_DEPENDS_ON_PAST_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FOR_DOWNSTREAM_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     display_name: str
     kind: OperatorKind
@@ -205,7 +208,10 @@ class TaskSpec(_message.Message):
     execution: ExecutionSettings
     map_index_template: str
     ignore_downstream_trigger_rules: bool
-    def __init__(self, task_id: _Optional[str] = ..., display_name: _Optional[str] = ..., kind: _Optional[_Union[OperatorKind, str]] = ..., operator_name: _Optional[str] = ..., upstream_task_ids: _Optional[_Iterable[str]] = ..., trigger_rule: _Optional[_Union[_states_pb2.TriggerRule, str]] = ..., retries: _Optional[int] = ..., retry_delay: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry_exponential_backoff: _Optional[bool] = ..., max_retry_delay: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., execution_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., owner: _Optional[str] = ..., pool: _Optional[str] = ..., pool_slots: _Optional[int] = ..., priority_weight: _Optional[int] = ..., queue: _Optional[str] = ..., task_group_id: _Optional[str] = ..., doc_md: _Optional[str] = ..., python: _Optional[_Union[PythonCallable, _Mapping]] = ..., bash: _Optional[_Union[BashCommand, _Mapping]] = ..., arguments: _Optional[_Iterable[_Union[Argument, _Mapping]]] = ..., multiple_outputs: _Optional[bool] = ..., do_xcom_push: _Optional[bool] = ..., template_fields: _Optional[_Iterable[str]] = ..., env: _Optional[_Mapping[str, str]] = ..., max_active_tis_per_dag: _Optional[int] = ..., mapping: _Optional[_Union[MappingSpec, _Mapping]] = ..., callbacks: _Optional[_Union[TaskCallbacks, _Mapping]] = ..., execution: _Optional[_Union[ExecutionSettings, _Mapping]] = ..., map_index_template: _Optional[str] = ..., ignore_downstream_trigger_rules: _Optional[bool] = ...) -> None: ...
+    depends_on_past: bool
+    ignore_first_depends_on_past: bool
+    wait_for_downstream: bool
+    def __init__(self, task_id: _Optional[str] = ..., display_name: _Optional[str] = ..., kind: _Optional[_Union[OperatorKind, str]] = ..., operator_name: _Optional[str] = ..., upstream_task_ids: _Optional[_Iterable[str]] = ..., trigger_rule: _Optional[_Union[_states_pb2.TriggerRule, str]] = ..., retries: _Optional[int] = ..., retry_delay: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry_exponential_backoff: _Optional[bool] = ..., max_retry_delay: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., execution_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., owner: _Optional[str] = ..., pool: _Optional[str] = ..., pool_slots: _Optional[int] = ..., priority_weight: _Optional[int] = ..., queue: _Optional[str] = ..., task_group_id: _Optional[str] = ..., doc_md: _Optional[str] = ..., python: _Optional[_Union[PythonCallable, _Mapping]] = ..., bash: _Optional[_Union[BashCommand, _Mapping]] = ..., arguments: _Optional[_Iterable[_Union[Argument, _Mapping]]] = ..., multiple_outputs: _Optional[bool] = ..., do_xcom_push: _Optional[bool] = ..., template_fields: _Optional[_Iterable[str]] = ..., env: _Optional[_Mapping[str, str]] = ..., max_active_tis_per_dag: _Optional[int] = ..., mapping: _Optional[_Union[MappingSpec, _Mapping]] = ..., callbacks: _Optional[_Union[TaskCallbacks, _Mapping]] = ..., execution: _Optional[_Union[ExecutionSettings, _Mapping]] = ..., map_index_template: _Optional[str] = ..., ignore_downstream_trigger_rules: _Optional[bool] = ..., depends_on_past: _Optional[bool] = ..., ignore_first_depends_on_past: _Optional[bool] = ..., wait_for_downstream: _Optional[bool] = ...) -> None: ...
 
 class PythonCallable(_message.Message):
     __slots__ = ("module", "qualname")
