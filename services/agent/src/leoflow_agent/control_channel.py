@@ -2,8 +2,10 @@
 
 Frames (frames.py) both ways on a dedicated pipe pair:
 
-    agent -> child  one work frame ("run", "render", "callback", "dag_callback"),
-                    then one "response" per "request" the child sends
+    agent -> child  optionally a "prepare" frame (load the DAG file ahead, run
+                    nothing of the task), one work frame ("run", "render",
+                    "callback", "dag_callback"), then one "response" per
+                    "request" the child sends
     child -> agent  any number of {"type": "request", "id", "op", ...} while user
                     code runs, then exactly one "result" or "error" frame
 

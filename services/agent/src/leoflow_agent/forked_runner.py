@@ -11,8 +11,10 @@ Invariants (those of runner.py, plus):
 - the forked runner is a process of its own, in a session of its own, with only
   five file descriptors: /dev/null on stdin, stdout and stderr pipes (the task's
   log) and the two frame pipes; it inherits nothing else of its parents;
-- it runs at most one task and never user code before its run frame: ahead of
-  time it only imports modules (the DAG file's top-level imports, when asked);
+- it runs at most one task and no user code before its environment frame: ahead
+  of time it only imports modules (the DAG file's top-level imports, when asked);
+  after it, it is runner.main, which loads the DAG file on a "prepare" frame and
+  calls the task's code only on the work frame (sent after RUNNING's answer);
 - its first frame is {"type": "environment", "env": {...}}, the environment user
   code sees (a cold runner gets it from exec): it replaces os.environ with it and
   from then on *is* runner.main on the same pipes, so the runner protocol is the

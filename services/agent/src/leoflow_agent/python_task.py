@@ -2,11 +2,13 @@
 the runner that every kind uses for templates and callbacks.
 
 Order, chosen for start latency without running user code early:
-1. start `python -P -m leoflow_agent.runner` at once: the interpreter starts while
-   the agent resolves the arguments and reports RUNNING (the runner only waits for
-   its work frame; it imports no user code before that);
+1. start `python -P -m leoflow_agent.runner` at once (or take the standby's forked
+   one) and send it a "prepare" frame: it loads the DAG file while the agent
+   resolves the arguments and reports RUNNING; the task's callable, templates and
+   callbacks wait for the work frame;
 2. resolve XCom references (ResolveArguments: fan-in lists in declaration order;
-   for a mapped instance, its element of the expansion at its map_index);
+   for a mapped instance, its element of the expansion at its map_index); run.py
+   asks for them ahead, together with the secrets;
 3. report RUNNING, then send the work frame: user code starts, and the runner
    renders the template fields with the DAG's Jinja environment;
 4. answer the runner's requests (ti.xcom_pull / xcom_push) and supervise it; the
@@ -51,23 +53,38 @@ _INFRASTRUCTURE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.
 
 def is_mapped_instance(run: TaskRun) -> bool:
     """A mapped task's instance (map_index >= 0 and a mapping to expand)."""
-    mapping = run.spec.mapping
-    return run.execution.key.map_index >= 0 and run.spec.HasField("mapping") and (
+    return _is_mapped(run.execution)
+
+
+def _is_mapped(execution: Any) -> bool:
+    spec, mapping = execution.task, execution.task.mapping
+    return execution.key.map_index >= 0 and spec.HasField("mapping") and (
         bool(mapping.expand) or mapping.HasField("expand_kwargs")
     )
 
 
 async def resolve_call(run: TaskRun) -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
-    """(args, kwargs, mapped kwargs) with the XCom references resolved."""
-    arguments = list(run.spec.arguments)
-    mapped = is_mapped_instance(run)
+    """(args, kwargs, mapped kwargs) with the XCom references resolved: those run.py
+    asked for ahead when it did, else asked for now."""
+    ahead, run.arguments = run.arguments, None
+    if ahead is not None:
+        return await ahead
+    return await resolve_arguments(run.execution, run.context, run.control_plane)
+
+
+async def resolve_arguments(execution: Any, context: dict[str, Any], control_plane: Any) -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
+    """resolve_call for an execution whose TaskRun does not exist yet (run.py asks
+    while the secrets are still on their way)."""
+    spec = execution.task
+    arguments = list(spec.arguments)
+    mapped = _is_mapped(execution)
     if not arguments and not mapped:
         return [], {}, {}
-    request = xcom_pb2.ResolveArgumentsRequest(dag_id=run.context["dag_id"], run_id=run.context["run_id"], arguments=arguments)
+    request = xcom_pb2.ResolveArgumentsRequest(dag_id=context["dag_id"], run_id=context["run_id"], arguments=arguments)
     if mapped:
-        request.map_index = run.execution.key.map_index
-        request.mapping.CopyFrom(run.spec.mapping)
-    response = await run.control_plane.resolve_arguments(request)
+        request.map_index = execution.key.map_index
+        request.mapping.CopyFrom(spec.mapping)
+    response = await control_plane.resolve_arguments(request)
     own = {a.name for a in arguments if a.name}
     args, kwargs = assemble_call(response.arguments)
     mapped_kwargs = {name: kwargs.pop(name) for name in list(kwargs) if name not in own}
@@ -107,12 +124,24 @@ def work_frame(run: TaskRun, frame_type: str, **fields: Any) -> dict[str, Any]:
     """A frame the runner works on (runner.py): which DAG file and task, and the context."""
     return {
         "type": frame_type,
+        **_work_identity(run),
+        **fields,
+    }
+
+
+def prepare_frame(run: TaskRun, frame_type: str) -> dict[str, Any]:
+    """The frame that has the runner load the DAG file for `frame_type` work ahead
+    (runner.py): no arguments, and no user callable runs on it."""
+    return {"type": "prepare", "work": frame_type, **_work_identity(run)}
+
+
+def _work_identity(run: TaskRun) -> dict[str, Any]:
+    return {
         "bundle_dir": str(run.bundle_dir),
         "dag_file": run.execution.dag_file,
         "dag_id": run.context["dag_id"],
         "task_id": run.context["task_id"],
         "context": run.context,
-        **fields,
     }
 
 
@@ -136,6 +165,9 @@ def _resolution_failure(exc: Exception) -> Outcome:
 async def call_runner(run: TaskRun, frame_type: str, **fields: Any) -> Outcome:
     """Report RUNNING and have a runner do `frame_type` work on the resolved arguments."""
     child = await start_runner(run)
+    # The DAG file loads while the arguments and RUNNING are awaited; the work frame,
+    # the only one that runs the task's code, still goes after RUNNING's answer.
+    await child.send(prepare_frame(run, frame_type))
     try:
         args, kwargs, mapped = await resolve_call(run)
     except (grpc.aio.AioRpcError, ArgumentError) as exc:

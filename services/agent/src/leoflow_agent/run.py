@@ -1,7 +1,8 @@
 """Connect and run one assignment: the agent's lifecycle (DESIGN §4 step 5).
 
     Register (retrying until the dispatcher answers or connect_timeout passes)
-    -> GetTaskSpec and GetTaskSecrets (together) -> connect to xcom and logs
+    -> GetTaskSpec and GetTaskSecrets (together) -> connect to xcom and logs, and
+       ResolveArguments while the secrets are on their way
     -> start the log stream and heartbeats
     -> run the task by operator kind (python_task / bash_task): RUNNING is reported
        right before user code starts; templates render in the runner
@@ -38,7 +39,7 @@ from .context import context_document
 from .control_plane import ControlPlane
 from .log_shipper import LogShipper
 from .outcome import FAILED, INFRASTRUCTURE, USER_ERROR, Outcome, failed
-from .python_task import run_python_task
+from .python_task import resolve_arguments, run_python_task
 from .supervision import DEFAULT_HEARTBEAT_INTERVAL, StopRequest, heartbeat_loop, signal_termination
 from .task_callbacks import run_dag_callback, run_task_callback
 from .task_run import TaskRun
@@ -91,16 +92,41 @@ async def _connect_and_run(control_plane: ControlPlane, assignment: Assignment, 
         secrets_call.cancel()
         log.error("could not fetch the task spec: %s", _rpc_text(exc))
         return EXIT_UNREPORTED
+    if not (registration.xcom_address and registration.logs_address):
+        secrets_call.cancel()
+        log.error("the dispatcher gave no xcom or logs address (xcom=%r, logs=%r)", registration.xcom_address, registration.logs_address)
+        return await _report_without_log(control_plane, options, "AgentError: the dispatcher gave the agent no xcom or logs address")
+    control_plane.open_data_channels(registration.xcom_address, registration.logs_address)
+    context = context_document(execution, hostname=options.hostname)
+    # The arguments' round trip to the xcom service hides behind the secrets' (a
+    # read: nothing runs on it; the runner gets them after RUNNING, as before).
+    arguments = None if is_dag_callback(execution) else asyncio.ensure_future(resolve_arguments(execution, context, control_plane))
+    try:
+        return await _run_with_secrets(control_plane, assignment, options, base_env, registration, execution, context, secrets_call, arguments)
+    finally:
+        if arguments is not None and not arguments.done():
+            arguments.cancel()
+        elif arguments is not None and not arguments.cancelled():
+            arguments.exception()  # retrieved: a failure no task asked for is not logged as lost
+
+
+async def _run_with_secrets(
+    control_plane: ControlPlane,
+    assignment: Assignment,
+    options: AgentOptions,
+    base_env: Mapping[str, str],
+    registration: agent_pb2.RegisterResponse,
+    execution: object,
+    context: dict,
+    secrets_call: asyncio.Future,
+    arguments: asyncio.Future | None,
+) -> int:
     try:
         # Before anything runs: a task must not start without its variables and connections.
         task_secrets = await secrets_call
     except TaskSecretsUnavailable as exc:
         log.error("%s", exc)
         return await _report_without_log(control_plane, options, f"AgentError: {exc}")
-    if not (registration.xcom_address and registration.logs_address):
-        log.error("the dispatcher gave no xcom or logs address (xcom=%r, logs=%r)", registration.xcom_address, registration.logs_address)
-        return await _report_without_log(control_plane, options, "AgentError: the dispatcher gave the agent no xcom or logs address")
-    control_plane.open_data_channels(registration.xcom_address, registration.logs_address)
     try_key = keys_pb2.TaskInstanceTryKey(task_instance=execution.key, try_number=execution.try_number)
     shipper = LogShipper(control_plane.logs, try_key, control_plane.metadata)
     shipper.redact = task_secrets.masker.mask
@@ -114,9 +140,10 @@ async def _connect_and_run(control_plane: ControlPlane, assignment: Assignment, 
         control_plane=control_plane,
         shipper=shipper,
         stop=StopRequest(),
-        context=context_document(execution, hostname=options.hostname),
+        context=context,
         # The secrets reach the child's environment only (TaskRun.system_env).
         base_env={**base_env, **task_secrets.env},
+        arguments=arguments,
     )
     interval = float(registration.heartbeat_interval_seconds) or DEFAULT_HEARTBEAT_INTERVAL
     outcome = await _execute_with_watch(run, interval)

@@ -2,10 +2,18 @@
 
 The agent starts it in the bundle directory, in its own process group, with stdout
 and stderr on their own pipes (they are the task's log) and the control pipe pair
-on file descriptors R and W. Protocol (frames.py, control_channel.py): read one
-work frame ("run", "render", "callback" or "dag_callback"; runner_tasks.py), send
-any number of requests while user code runs (runner_comms.py: ti.xcom_pull, ...),
-write exactly one "result" or "error" frame, exit.
+on file descriptors R and W. Protocol (frames.py, control_channel.py): optionally
+one "prepare" frame (the work frame's DAG file, DAG, task and context, no
+arguments), then one work frame ("run", "render", "callback" or "dag_callback";
+runner_tasks.py), send any number of requests while user code runs
+(runner_comms.py: ti.xcom_pull, ...), write exactly one "result" or "error" frame,
+exit.
+
+"prepare" lets the runner load the DAG file while the agent still resolves the
+arguments and waits for RUNNING to be acknowledged; the task's callable, its
+templates and callbacks run only once the work frame arrives, which the agent
+sends only after RUNNING was acknowledged. A failed load is kept and reported as
+the work frame's error, exactly as a load at work time would be.
 
 Invariants:
 - The agent learns the outcome only from the frame. Exit code 0 follows a "result",
@@ -28,12 +36,14 @@ bundle directory is put at sys.path[0] just before the DAG file runs.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 import traceback
 from typing import Any, NoReturn
 
+from . import spine_trace
 from .frames import FrameError, encode_frame, read_frame
 from .jsonvalues import NotJSONSerializable, to_plain
 from .runner_comms import AgentComms, FrameXComTransport
@@ -43,6 +53,9 @@ EXIT_ERROR = 1
 EXIT_BROKEN_CHANNEL = 3
 
 WORK_FRAMES = frozenset({"run", "render", "callback", "dag_callback"})
+PREPARE_FRAME = "prepare"
+# What a prepared _Work must share with the work frame to stand for it.
+_PREPARED_FIELDS = ("work", "bundle_dir", "dag_file", "dag_id", "task_id", "context")
 
 # The agent maps these to SKIPPED and to a failure that is never retried. Matched by
 # class name along the MRO, so the shim's classes and real Airflow's both count.
@@ -219,11 +232,45 @@ def _dag_callback(work: _Work) -> Any:
 _HANDLERS = {"run": _run, "render": _render, "callback": _callback, "dag_callback": _dag_callback}
 
 
-def handle(message: dict[str, Any], comms: AgentComms | None = None) -> dict[str, Any]:
-    """Do the work `message` asks for; return the reply frame."""
+class Prepared:
+    """The _Work a "prepare" frame loaded ahead (or the exception loading it raised)."""
+
+    def __init__(self, message: dict[str, Any], comms: AgentComms | None):
+        # Taken before loading: building the context must not change what is compared.
+        self._identity = _identity(message)
+        self.work: _Work | None = None
+        self.error: BaseException | None = None
+        try:
+            self.work = _Work({**message, "type": message.get("work")}, comms)
+        except BaseException as exc:  # noqa: BLE001 - reported when the work frame comes, as a load then would be
+            self.error = exc
+
+    def matches(self, message: dict[str, Any]) -> bool:
+        """It was prepared for exactly the work `message` asks for."""
+        return self._identity == _identity({**message, "work": message.get("type")})
+
+    def take(self, message: dict[str, Any]) -> _Work:
+        """The loaded _Work, now doing `message`; raises what loading raised."""
+        if self.error is not None:
+            raise self.error
+        assert self.work is not None
+        self.work.message = message
+        return self.work
+
+
+def _identity(message: dict[str, Any]) -> str:
+    return json.dumps([message.get(name) for name in _PREPARED_FIELDS], sort_keys=True, default=str)
+
+
+def handle(message: dict[str, Any], comms: AgentComms | None = None, prepared: Prepared | None = None) -> dict[str, Any]:
+    """Do the work `message` asks for (with what `prepared` loaded ahead, when it was
+    prepared for exactly this work); return the reply frame."""
     work: _Work | None = None
     try:
-        work = _Work(message, comms)
+        if prepared is not None and prepared.matches(message):
+            work = prepared.take(message)
+        else:
+            work = _Work(message, comms)
         value = _HANDLERS[message["type"]](work)
     except SystemExit as exc:
         # Airflow: sys.exit() / sys.exit(0) ends the task successfully with no value.
@@ -275,6 +322,15 @@ def _exit(code: int) -> NoReturn:
     os._exit(code)
 
 
+def _read_control(control_in: Any) -> dict[str, Any] | None:
+    """The next frame from the agent (None: end of file); a broken one ends the runner."""
+    try:
+        return read_frame(control_in)
+    except FrameError as exc:
+        print(f"leoflow runner: broken control channel: {exc}", file=sys.stderr)
+        _exit(EXIT_BROKEN_CHANNEL)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     parser = argparse.ArgumentParser(prog="python -m leoflow_agent.runner")
     parser.add_argument("--control-in", type=int, required=True, help="fd the work frame and responses arrive on")
@@ -282,16 +338,20 @@ def main(argv: list[str] | None = None) -> NoReturn:
     options = parser.parse_args(argv)
     control_in = os.fdopen(options.control_in, "rb")
     control_out = os.fdopen(options.control_out, "wb")
-    try:
-        message = read_frame(control_in)
-    except FrameError as exc:
-        print(f"leoflow runner: broken control channel: {exc}", file=sys.stderr)
-        _exit(EXIT_BROKEN_CHANNEL)
+    comms = AgentComms(control_in, control_out)
+    prepared: Prepared | None = None
+    message = _read_control(control_in)
+    if message is not None and message["type"] == PREPARE_FRAME:
+        spine_trace.key = str(message.get("task_id", ""))
+        prepared = Prepared(message, comms)
+        spine_trace.mark("runner.prepared")
+        message = _read_control(control_in)
     if message is None or message["type"] not in WORK_FRAMES:
         print(f"leoflow runner: expected a work frame, got {message and message['type']!r}", file=sys.stderr)
         _exit(EXIT_BROKEN_CHANNEL)
-    comms = AgentComms(control_in, control_out)
-    reply = handle(message, comms)
+    spine_trace.key = str(message.get("task_id", ""))
+    spine_trace.mark("runner.frame")
+    reply = handle(message, comms, prepared)
     try:
         _reply(comms, reply)
     except OSError as exc:

@@ -8,6 +8,7 @@ says what to start and how to read the result.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -56,6 +57,8 @@ class TaskRun:
     deadline: float | None = None
     # The last runner's reply frame (a failure callback rebuilds the exception from it).
     last_reply: dict[str, Any] | None = None
+    # The call's arguments, asked for ahead by run.py (python_task.resolve_call takes them).
+    arguments: asyncio.Future | None = None
 
     @property
     def spec(self) -> Any:
