@@ -156,7 +156,8 @@ async def test_refused_token_exits_non_zero_without_running_anything(tmp_path):
 
     assert result.returncode == 1
     assert "UNAUTHENTICATED" in result.stderr
-    assert cp.dispatcher.reports == [] and len(cp.dispatcher.rejected) == 1
+    # Register, the spec and the secrets go out together: each may be refused, nothing follows.
+    assert cp.dispatcher.reports == [] and 1 <= len(cp.dispatcher.rejected) <= 3
 
 
 async def test_missing_configuration_exits_2(tmp_path):

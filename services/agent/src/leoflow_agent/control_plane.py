@@ -100,8 +100,8 @@ class ControlPlane:
         budget = self._call_timeout if budget is None else budget
         return await call_with_retry(method, request, metadata=self.metadata, budget=budget, per_try=self._call_timeout)
 
-    async def get_task_spec(self) -> agent_pb2.GetTaskSpecResponse:
-        return await self._call(self.agent.GetTaskSpec, agent_pb2.GetTaskSpecRequest())
+    async def get_task_spec(self, *, budget: float | None = None) -> agent_pb2.GetTaskSpecResponse:
+        return await self._call(self.agent.GetTaskSpec, agent_pb2.GetTaskSpecRequest(), budget)
 
     async def heartbeat(self, deadline: float) -> agent_pb2.HeartbeatResponse:
         """One heartbeat, not retried: the next one is the retry."""

@@ -1,8 +1,8 @@
 """Connect and run one assignment: the agent's lifecycle (DESIGN §4 step 5).
 
-    Register (retrying until the dispatcher answers or connect_timeout passes)
-    -> GetTaskSpec and GetTaskSecrets (together) -> connect to xcom and logs, and
-       ResolveArguments while the secrets are on their way
+    Register (retrying until the dispatcher answers or connect_timeout passes),
+    GetTaskSpec and GetTaskSecrets, all three at once -> connect to xcom and logs,
+    and ResolveArguments while the secrets are on their way
     -> start the log stream and heartbeats
     -> run the task by operator kind (python_task / bash_task): RUNNING is reported
        right before user code starts; templates render in the runner
@@ -77,23 +77,29 @@ async def run_assignment(assignment: Assignment, options: AgentOptions, base_env
 
 
 async def _connect_and_run(control_plane: ControlPlane, assignment: Assignment, options: AgentOptions, base_env: Mapping[str, str]) -> int:
+    registering = asyncio.ensure_future(control_plane.register(hostname=options.hostname, pid=options.pid, budget=options.connect_timeout))
+    # Register, the spec and the secrets are independent questions (the token, not
+    # the registration, is what the dispatcher answers them for): asked together,
+    # the spec's round trip and the secrets' to the scheduler hide behind Register's.
+    # Their budget covers Register's wait for the dispatcher on top of their own.
+    ahead = options.connect_timeout + options.call_timeout
+    spec_call = asyncio.ensure_future(control_plane.get_task_spec(budget=ahead))
+    secrets_call = asyncio.ensure_future(fetch_task_secrets(control_plane, ahead))
     try:
-        registration = await control_plane.register(hostname=options.hostname, pid=options.pid, budget=options.connect_timeout)
+        registration = await registering
     except grpc.aio.AioRpcError as exc:
+        _abandon(spec_call, secrets_call)
         log.error("could not register with the dispatcher at %s: %s", assignment.dispatcher_address, _rpc_text(exc))
         return EXIT_UNREPORTED
-    # The spec and the secrets are independent questions: asked together, the
-    # secrets' round trip to the scheduler hides behind the spec's.
-    secrets_call = asyncio.ensure_future(fetch_task_secrets(control_plane, options.call_timeout))
     try:
-        execution = (await control_plane.get_task_spec()).execution
+        execution = (await spec_call).execution
         spine_trace.key = execution.key.task_id
     except grpc.aio.AioRpcError as exc:
-        secrets_call.cancel()
+        _abandon(secrets_call)
         log.error("could not fetch the task spec: %s", _rpc_text(exc))
         return EXIT_UNREPORTED
     if not (registration.xcom_address and registration.logs_address):
-        secrets_call.cancel()
+        _abandon(secrets_call)
         log.error("the dispatcher gave no xcom or logs address (xcom=%r, logs=%r)", registration.xcom_address, registration.logs_address)
         return await _report_without_log(control_plane, options, "AgentError: the dispatcher gave the agent no xcom or logs address")
     control_plane.open_data_channels(registration.xcom_address, registration.logs_address)
@@ -108,6 +114,14 @@ async def _connect_and_run(control_plane: ControlPlane, assignment: Assignment, 
             arguments.cancel()
         elif arguments is not None and not arguments.cancelled():
             arguments.exception()  # retrieved: a failure no task asked for is not logged as lost
+
+
+def _abandon(*calls: asyncio.Future) -> None:
+    """Cancel calls whose answer no longer matters; a failure they already had is
+    not news (it is not logged as never retrieved)."""
+    for call in calls:
+        call.cancel()
+        call.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 async def _run_with_secrets(
