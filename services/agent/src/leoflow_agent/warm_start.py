@@ -47,6 +47,7 @@ import logging
 import os
 import selectors
 import signal
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,11 @@ EXIT_CONFIGURATION = 2
 # Standbys that die before becoming ready, in a row, before the template stops forking.
 MAX_CONSECUTIVE_FAILURES = 3
 _MAX_COMMAND_BYTES = 64 * 1024
+# While another standby is ready, the replacement of one that took a try is forked
+# when that try's agent exits, or after this long (seconds) if it runs on: forked at
+# once, the replacement (and its runner, and their connections) would compete for
+# the CPU with the try that is starting, and the next try loses nothing by waiting.
+REFILL_DELAY = 1.0
 # What runner.py imports lazily when work arrives, the shim every DAG imports, and
 # what the agent itself imports late.
 WARM_MODULES = (
@@ -130,6 +136,8 @@ class Template:
         self._draining = False
         self._failures = 0
         self._wake_read, self._wake_write = os.pipe()
+        # When a deferred refill is due (monotonic), if one is pending.
+        self._refill_at: float | None = None
 
     # -- the loop --------------------------------------------------------------------
 
@@ -143,7 +151,8 @@ class Template:
         self._selector.register(self._wake_read, selectors.EVENT_READ, "children")
         self._fill()
         while not (self._draining and not self._standbys):
-            for key, _ in self._selector.select():
+            timeout = None if self._refill_at is None else max(0.0, self._refill_at - time.monotonic())
+            for key, _ in self._selector.select(timeout):
                 if key.data == "commands":
                     self._read_commands()
                 elif key.data == "children":
@@ -153,6 +162,8 @@ class Template:
                 else:
                     self._read_status(key.data)
             self._reap()  # a signal may have arrived between select() and here
+            if self._refill_at is not None and time.monotonic() >= self._refill_at:
+                self._fill()
         return EXIT_OK
 
     def _read_commands(self) -> None:
@@ -185,6 +196,7 @@ class Template:
         return [s for s in self._standbys.values() if s.handed is None and s.assign_fd is not None]
 
     def _fill(self) -> None:
+        self._refill_at = None
         while (
             not self._draining
             and self._failures < MAX_CONSECUTIVE_FAILURES
@@ -237,7 +249,7 @@ class Template:
                 continue
             self._close_assign(candidate)
             candidate.handed = request_id
-            return  # its replacement is forked once it answered: the answer is on the hot path
+            return  # its replacement comes once it answered (the answer is on the hot path)
         self._emit({"type": "refused", "id": request_id, "reason": "no standby agent is available"})
 
     def _read_status(self, record: _Standby) -> None:
@@ -291,7 +303,14 @@ class Template:
                         "reason": str(message.get("reason", "")),
                     }
                 )
+            self._refill_soon()
+
+    def _refill_soon(self) -> None:
+        """Fill now if no idle standby is ready, else later (REFILL_DELAY)."""
+        if not any(s.ready for s in self._idle()):
             self._fill()
+        elif self._refill_at is None:
+            self._refill_at = time.monotonic() + REFILL_DELAY
 
     def _reap(self) -> None:
         while True:
@@ -311,6 +330,8 @@ class Template:
                 self._emit(
                     {"type": "exited", "pid": pid, "returncode": os.waitstatus_to_exitcode(status)}
                 )
+                if self._refill_at is not None:
+                    self._fill()  # its try is over: the deferred refill is due
             elif record.handed is None and not self._draining:
                 self._failures += 0 if record.ready else 1
                 if self._failures == MAX_CONSECUTIVE_FAILURES:
