@@ -143,6 +143,36 @@ def tree_pids(pid: int) -> list[int]:
     return found
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _role(pid: int) -> str:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "gone"
+    if "postgres" in cmdline.split(" ", 1)[0] or cmdline.startswith("postgres"):
+        return "postgresql"
+    if "leoflow_agent" in cmdline:
+        return "agents (templates, standbys, runners)"
+    return "services"
+
+
+def cpu_by_role(roots: list[int]) -> dict[str, float]:
+    """CPU seconds (user + system, with reaped children's) of every process under
+    `roots`, by role: exited agents and runners count in their reaper's total."""
+    totals: dict[str, float] = defaultdict(float)
+    for root in roots:
+        for pid in tree_pids(root):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime, stime, cutime, cstime
+            totals[_role(pid)] += ticks / CLOCK_TICKS
+    return dict(totals)
+
+
 # -- the spine trace ------------------------------------------------------------------
 
 
@@ -235,10 +265,11 @@ def print_breakdown(rows: list[list[tuple[str, float | None]]], title: str) -> N
 # -- measuring ------------------------------------------------------------------------
 
 
-async def measure_chain(driver: Driver, spec: dict, marks: Path, runs: int, trace_file: Path | None):
+async def measure_chain(driver: Driver, spec: dict, marks: Path, runs: int, trace_file: Path | None, roots: list[int]):
     await driver.push(spec)
     await driver.unpause(spec["dag_id"])
     gaps, first_starts, breakdown, first_breakdown = [], [], [], []
+    cpu_before = cpu_by_role(roots)
     for _ in range(runs):
         for old in marks.iterdir():  # noqa: ASYNC240 - a bench, between runs
             old.unlink()
@@ -262,10 +293,13 @@ async def measure_chain(driver: Driver, spec: dict, marks: Path, runs: int, trac
             for i in range(1, CHAIN_LENGTH):
                 breakdown.append(gap_hops(trace, task_id(i - 1), task_id(i), spans[i - 1][1], spans[i][0]))
             first_breakdown.append(first_start_hops(trace, task_id(0), triggered, spans[0][0]))
-    return gaps, first_starts, (breakdown, first_breakdown)
+    cpu_after = cpu_by_role(roots)
+    tasks = runs * CHAIN_LENGTH
+    cpu = {role: (cpu_after[role] - cpu_before.get(role, 0.0)) / tasks for role in cpu_after if role != "gone"}
+    return gaps, first_starts, (breakdown, first_breakdown), cpu
 
 
-def report(name: str, gaps: list[float], first_starts: list[float], memory: dict[str, float], breakdown) -> None:
+def report(name: str, gaps: list[float], first_starts: list[float], memory: dict[str, float], breakdown, cpu: dict[str, float]) -> None:
     ms = lambda v: f"{v * 1000:.1f} ms"  # noqa: E731
     print(f"\n== {name} ==", flush=True)
     print(f"task-to-task gap ({len(gaps)} gaps): median {ms(statistics.median(gaps))}, p99 {ms(percentile(gaps, 99))}, "
@@ -274,6 +308,9 @@ def report(name: str, gaps: list[float], first_starts: list[float], memory: dict
           f"max {ms(max(first_starts))}")
     for service, mb in memory.items():
         print(f"idle memory {service}: {mb:.1f} MB")
+    if cpu:
+        parts = ", ".join(f"{role} {seconds * 1000:.1f}" for role, seconds in sorted(cpu.items()))
+        print(f"CPU per task (ms, incl. triggering and polling the run's end): total {sum(cpu.values()) * 1000:.1f} = {parts}")
     gap_rows, first_rows = breakdown
     if gap_rows:
         print_breakdown(gap_rows, "where the gap goes")
@@ -313,11 +350,12 @@ async def bench_stack(runs: int, work: Path, pool: bool, trace_file: Path | None
         write_chain_dag(work / f"{tag}-dag", marks)
         spec = compile_dag(work / f"{tag}-dag", SHARED_HOME)
         driver = await Driver.login(stack.gateway_url, "admin", stack.admin_password)
-        gaps, first, breakdown = await measure_chain(driver, spec, marks, runs, trace_file)
+        roots = [s.process.pid for s in stack.services.values() if s.alive]
+        gaps, first, breakdown, cpu = await measure_chain(driver, spec, marks, runs, trace_file, roots)
         await asyncio.sleep(3)  # let the services settle before reading idle memory
         memory = {n: rss_mb(s.process.pid) for n, s in stack.services.items() if s.alive}
         report(f"stack, warm pool {'on (2)' if pool else 'off'} (one process per service; RabbitMQ, Redis, PostgreSQL)",
-               gaps, first, memory, breakdown)
+               gaps, first, memory, breakdown, cpu)
     finally:
         stack.stop()
         await drop_database(name)
@@ -338,7 +376,7 @@ async def bench_lite(runs: int, work: Path, pool: bool, trace_file: Path | None)
         write_chain_dag(work / f"{tag}-dag", marks)
         spec = compile_dag(work / f"{tag}-dag", work / tag / ".leoflow")
         driver = await Driver.login(lite.url, "admin", lite.admin_password)
-        gaps, first, breakdown = await measure_chain(driver, spec, marks, runs, trace_file)
+        gaps, first, breakdown, cpu = await measure_chain(driver, spec, marks, runs, trace_file, [lite.process.pid])
         await asyncio.sleep(3)
         pids = tree_pids(lite.process.pid)
         memory = {
@@ -346,7 +384,7 @@ async def bench_lite(runs: int, work: Path, pool: bool, trace_file: Path | None)
             "the same tree, proportional set size (shared pages once)": sum(pss_mb(pid) for pid in pids),
         }
         report(f"Lite, warm pool {'on (2)' if pool else 'off'} (one process tree; in-process bus, managed PostgreSQL)",
-               gaps, first, memory, breakdown)
+               gaps, first, memory, breakdown, cpu)
     finally:
         lite.stop()
 

@@ -127,7 +127,10 @@ async def test_secrets_that_cannot_be_fetched_fail_the_try_before_user_code(tmp_
     async with ControlPlaneDoubles(build_execution(task_id="reads"), task_secrets_error=error) as cp:
         result = await run_agent(cp, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert cp.dispatcher.states() == ["failed"]  # never RUNNING: no user code ran
+    # RUNNING went ahead with the secrets call; the failure follows it, as an
+    # infrastructure failure (no try consumed), and no user code ran.
+    assert cp.dispatcher.states() == ["running", "failed"]
+    assert cp.logs.lines("stdout") == []
     terminal = cp.dispatcher.terminal
     assert terminal.failure_kind == states_pb2.FAILURE_KIND_INFRASTRUCTURE
     assert "could not fetch the task's variables and connections (PERMISSION_DENIED: not your tenant)" in terminal.error_message

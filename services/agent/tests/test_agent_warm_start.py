@@ -286,3 +286,36 @@ def test_frames_arrive_in_pieces_and_oversized_ones_fail_closed():
         FrameBuffer(16).feed(struct.pack(">I", 17) + b"x" * 17)
     with pytest.raises(FrameError):
         FrameBuffer(1024).feed(frame({"no": "type"}))
+
+
+def _assignment_frame(bundle_dir: Path, **extra) -> dict:
+    return {
+        "type": "assignment", "id": "a1", "dispatcher_address": "127.0.0.1:1", "token": "t",
+        "bundle_dir": str(bundle_dir), "stdout": "/tmp/out", "stderr": "/tmp/err", **extra,
+    }
+
+
+def test_a_handed_spec_and_registration_are_parsed_and_must_come_together(tmp_path):
+    import base64
+
+    from leoflow_agent.assignment import ConfigurationError
+    from leoflow_agent.standby import parse_assignment
+    from leoflow_proto.dag.v1 import execution_pb2
+    from leoflow_proto.dispatcher.v1 import agent_pb2
+
+    execution = execution_pb2.TaskExecution(tenant_id="t1", dag_file="dag.py")
+    execution.key.task_id = "extract"
+    registration = agent_pb2.RegisterResponse(xcom_address="x:1", logs_address="l:1", heartbeat_interval_seconds=5)
+    encoded = {
+        "execution": base64.b64encode(execution.SerializeToString()).decode(),
+        "registration": base64.b64encode(registration.SerializeToString()).decode(),
+    }
+    handed = parse_assignment(_assignment_frame(tmp_path, **encoded), tmp_path.resolve())
+    assert handed.assignment.execution == execution
+    assert handed.assignment.registration == registration
+    assert parse_assignment(_assignment_frame(tmp_path), tmp_path.resolve()).assignment.execution is None
+
+    with pytest.raises(ConfigurationError, match="come together"):
+        parse_assignment(_assignment_frame(tmp_path, execution=encoded["execution"]), tmp_path.resolve())
+    with pytest.raises(ConfigurationError, match="does not parse"):
+        parse_assignment(_assignment_frame(tmp_path, execution="not base64!", registration=encoded["registration"]), tmp_path.resolve())

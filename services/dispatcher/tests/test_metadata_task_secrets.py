@@ -3,10 +3,13 @@ with its own service token, for the tenant in the agent's token only."""
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 from leoflow_common.grpc import client_channel, static_token
 from leoflow_common.settings import BusSettings, SecuritySettings
+from leoflow_dispatcher import secrets_prefetch
 from leoflow_proto.dispatcher.v1 import agent_pb2
 from leoflow_proto.scheduler.v1 import metadata_pb2, metadata_pb2_grpc
 from leoflow_scheduler.app import SchedulerApp
@@ -70,3 +73,58 @@ async def test_without_a_scheduler_address_agents_get_nothing(harness):
     async with channel:
         answer = await stub.GetTaskSecrets(agent_pb2.GetTaskSecretsRequest())
     assert list(answer.variables) == [] and list(answer.connections) == []
+
+
+async def _variables_seen_by_the_agent(harness, execution) -> list[tuple[str, str]]:
+    channel, stub = harness.agent(harness.token(execution))
+    async with channel:
+        answer = await stub.GetTaskSecrets(agent_pb2.GetTaskSecretsRequest())
+    return [(v.key, v.value) for v in answer.variables]
+
+
+async def _update_variable(scheduler, harness, key: str, value: str) -> None:
+    token = harness.codec.mint_user("op", harness.TENANT, ["Op"])
+    async with client_channel(f"127.0.0.1:{scheduler.grpc_port}", static_token(token)) as channel:
+        await metadata_pb2_grpc.VariableServiceStub(channel).UpdateVariable(
+            metadata_pb2.UpdateVariableRequest(key=key, variable=metadata_pb2.VariableBody(key=key, value=value))
+        )
+
+
+async def test_the_secrets_asked_for_at_dispatch_answer_the_agents_first_call_only(harness, scheduler, monkeypatch):
+    monkeypatch.setattr(secrets_prefetch, "MAX_AGE", 60.0)  # however slow this machine is
+    await _add_variable(scheduler, harness, harness.TENANT, "stage", "at dispatch")
+    await harness.start(scheduler_address=f"127.0.0.1:{scheduler.grpc_port}")
+    execution = harness.execution("transform", mode="idle")
+    await harness.dispatch(execution)
+    await harness.wait_record(lambda r: r.get("spec", {}).get("key", {}).get("task_id") == "transform")
+    # The answer was asked for at dispatch: a change after it is not in the first answer...
+    await asyncio.sleep(0.2)
+    await _update_variable(scheduler, harness, "stage", "later")
+    assert await _variables_seen_by_the_agent(harness, execution) == [("stage", "at dispatch")]
+    # ...and the prefetched answer is used once: a second call asks the scheduler.
+    assert await _variables_seen_by_the_agent(harness, execution) == [("stage", "later")]
+
+
+async def test_a_stale_prefetched_answer_is_asked_for_again(harness, scheduler, monkeypatch):
+    monkeypatch.setattr(secrets_prefetch, "MAX_AGE", 0.0)
+    await _add_variable(scheduler, harness, harness.TENANT, "stage", "at dispatch")
+    await harness.start(scheduler_address=f"127.0.0.1:{scheduler.grpc_port}")
+    execution = harness.execution("transform", mode="idle")
+    await harness.dispatch(execution)
+    await harness.wait_record(lambda r: r.get("spec", {}).get("key", {}).get("task_id") == "transform")
+    await asyncio.sleep(0.2)
+    await _update_variable(scheduler, harness, "stage", "later")
+    assert await _variables_seen_by_the_agent(harness, execution) == [("stage", "later")]
+
+
+async def test_a_failed_prefetch_is_not_the_agents_answer():
+    async def unreachable():
+        raise ConnectionError("scheduler down")
+
+    async def answer():
+        return agent_pb2.GetTaskSecretsResponse(variables=[metadata_pb2.TaskVariable(key="k", value="v")])
+
+    failed = secrets_prefetch.SecretsPrefetch("tenant", unreachable())
+    assert await failed.take() is None
+    fresh = secrets_prefetch.SecretsPrefetch("tenant", answer())
+    assert [v.key for v in (await fresh.take()).variables] == ["k"]

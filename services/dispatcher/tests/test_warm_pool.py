@@ -16,6 +16,7 @@ from google.protobuf.struct_pb2 import Value as JsonValue
 from leoflow_common.states import TaskInstanceState
 from leoflow_common.testing import assert_eventually
 from leoflow_dispatcher import metrics
+from leoflow_dispatcher.api.agent_servicer import AgentServiceServicer
 from leoflow_dispatcher.backends.local.processes import process_tree
 from leoflow_proto.dag.v1 import dag_pb2
 
@@ -234,3 +235,40 @@ async def test_the_number_of_pools_is_bounded(harness, data_services, tmp_path):
 
     assert [t.key.bundle for t in pools(app).templates()] == [str(other_bundle)]
     await eventually(lambda: first.process.poll() is not None, within=60, message="the older pool is drained")
+
+
+async def test_a_warm_hand_over_carries_the_spec_so_the_agent_never_asks_for_it(harness, data_services, monkeypatch):  # noqa: F811
+    asked: list[str] = []
+    for method in ("Register", "GetTaskSpec"):
+        original = getattr(AgentServiceServicer, method)
+
+        async def counted(self, request, context, _original=original, _method=method):
+            asked.append(_method)
+            return await _original(self, request, context)
+
+        monkeypatch.setattr(AgentServiceServicer, method, counted)
+    app = await start_pooled(harness, data_services)
+    first = await harness.dispatch(task(harness, "extract", run="r1"))  # cold: asks for both
+    await harness.wait_event(first, TI.SUCCESS, within=60)
+    assert sorted(asked) == ["GetTaskSpec", "Register"]
+    await warm_template(app)
+    asked.clear()
+
+    name = await harness.dispatch(task(harness, "extract", run="r2"))
+    success = await harness.wait_event(name, TI.SUCCESS, within=60)
+
+    assert asked == []  # the assignment carried the TaskExecution and Register's answer
+    assert success.pid in pools(app).templates()[0].standbys
+    assert app.supervisor.get(name).pid == success.pid  # known from its first report
+
+
+async def test_a_hand_over_bigger_than_the_pipe_arrives_whole(harness, data_services):  # noqa: F811
+    app = await start_pooled(harness, data_services)
+    await harness.wait_event(await harness.dispatch(task(harness, "extract", run="r1")), TI.SUCCESS, within=60)
+    await warm_template(app)
+    execution = task(harness, "extract", run="r2")
+    # A trigger conf of 300 KB: the assignment is several times a pipe's buffer.
+    execution.run.conf.update({"blob": "x" * 300_000})
+    name = await harness.dispatch(execution)
+    success = await harness.wait_event(name, TI.SUCCESS, within=60)
+    assert success.pid in pools(app).templates()[0].standbys

@@ -22,6 +22,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 class ConfigurationError(ValueError):
@@ -35,6 +36,11 @@ class Assignment:
     dispatcher_address: str
     token: str = field(repr=False)
     bundle_dir: Path
+    # Handed over by the dispatcher with a warm assignment (both or neither): the
+    # TaskExecution GetTaskSpec would return and the RegisterResponse Register
+    # would; the agent then skips those two calls.
+    execution: Any = field(default=None, repr=False)
+    registration: Any = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

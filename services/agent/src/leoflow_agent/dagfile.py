@@ -177,8 +177,13 @@ def _prepare_import_state(bundle: Path, module_name: str) -> None:
     _loaded_bundle_dirs.add(bundle_str)
     prefixes = tuple(d + os.sep for d in _loaded_bundle_dirs)
     for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None) or ""
-        if name == module_name or (file and os.path.abspath(file).startswith(prefixes)):
+        # From the module's dict: getattr() would call a lazy module's __getattr__.
+        file = getattr(module, "__dict__", {}).get("__file__") or ""
+        # Module files are absolute but for rare cases: abspath() (a syscall-free but
+        # slow normalisation) only for those, not for the hundreds a runner has loaded.
+        if file and not os.path.isabs(file):
+            file = os.path.abspath(file)
+        if name == module_name or (file and file.startswith(prefixes)):
             del sys.modules[name]
     importlib.invalidate_caches()
 

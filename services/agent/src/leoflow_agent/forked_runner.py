@@ -31,6 +31,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import gc
 import importlib
 import importlib.util
 import logging
@@ -206,6 +207,7 @@ def fork_runner(bundle_dir: Path, dag_file: str, *, preimport: bool) -> Prestart
     for stream in (sys.stdout, sys.stderr):  # nothing buffered may be written twice
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
+    gc.freeze()  # as the template does (warm_start.freeze_heap): the runner's collections skip our heap
     pid = os.fork()
     if pid == 0:  # the runner
         try:

@@ -1,11 +1,14 @@
 """Connect and run one assignment: the agent's lifecycle (DESIGN §4 step 5).
 
     Register (retrying until the dispatcher answers or connect_timeout passes),
-    GetTaskSpec and GetTaskSecrets, all three at once -> connect to xcom and logs,
-    and ResolveArguments while the secrets are on their way
+    GetTaskSpec and GetTaskSecrets, all three at once (a warm assignment carries
+    the spec and Register's answer: only GetTaskSecrets goes) -> connect to xcom
+    and logs; RUNNING is reported and ResolveArguments asked while the secrets are
+    on their way (as Airflow's task runner reports RUNNING before it parses the
+    DAG file)
     -> start the log stream and heartbeats
-    -> run the task by operator kind (python_task / bash_task): RUNNING is reported
-       right before user code starts; templates render in the runner
+    -> run the task by operator kind (python_task / bash_task): user code starts
+       only once RUNNING was acknowledged; templates render in the runner
     -> on success push the XCom(s); a rejected push fails the task with the reason;
        with report_output_length, the output's length (a downstream maps over it)
     -> the task callback the outcome calls for (task_callbacks.py)
@@ -28,7 +31,7 @@ import signal
 from collections.abc import Mapping
 
 import grpc
-from leoflow_proto.common.v1 import keys_pb2
+from leoflow_proto.common.v1 import keys_pb2, states_pb2
 from leoflow_proto.dag.v1 import dag_pb2
 from leoflow_proto.dispatcher.v1 import agent_pb2
 
@@ -77,43 +80,73 @@ async def run_assignment(assignment: Assignment, options: AgentOptions, base_env
 
 
 async def _connect_and_run(control_plane: ControlPlane, assignment: Assignment, options: AgentOptions, base_env: Mapping[str, str]) -> int:
-    registering = asyncio.ensure_future(control_plane.register(hostname=options.hostname, pid=options.pid, budget=options.connect_timeout))
-    # Register, the spec and the secrets are independent questions (the token, not
-    # the registration, is what the dispatcher answers them for): asked together,
-    # the spec's round trip and the secrets' to the scheduler hide behind Register's.
-    # Their budget covers Register's wait for the dispatcher on top of their own.
+    # The spec and the secrets are independent of Register (the token, not the
+    # registration, is what the dispatcher answers them for): asked together, their
+    # round trips hide behind Register's. Their budget covers Register's wait for
+    # the dispatcher on top of their own.
     ahead = options.connect_timeout + options.call_timeout
-    spec_call = asyncio.ensure_future(control_plane.get_task_spec(budget=ahead))
     secrets_call = asyncio.ensure_future(fetch_task_secrets(control_plane, ahead))
+    if assignment.execution is not None and assignment.registration is not None:
+        execution, registration = assignment.execution, assignment.registration
+        spine_trace.key = execution.key.task_id
+    else:
+        fetched = await _register_and_fetch_spec(control_plane, assignment, options, ahead, secrets_call)
+        if fetched is None:
+            return EXIT_UNREPORTED
+        registration, execution = fetched
+    if not (registration.xcom_address and registration.logs_address):
+        _abandon(secrets_call)
+        log.error("the dispatcher gave no xcom or logs address (xcom=%r, logs=%r)", registration.xcom_address, registration.logs_address)
+        return await _report_without_log(control_plane, options, "AgentError: the dispatcher gave the agent no xcom or logs address")
+    control_plane.open_data_channels(registration.xcom_address, registration.logs_address)
+    # RUNNING goes now, while the secrets and arguments are on their way and the
+    # runner loads the DAG file: user code still waits for its answer (TaskRun).
+    running = asyncio.ensure_future(control_plane.report_state(running_request(options), budget=options.call_timeout))
+    context = context_document(execution, hostname=options.hostname)
+    # The arguments' round trip to the xcom service hides behind the secrets' (a
+    # read: nothing runs on it; the runner gets them after RUNNING's answer).
+    arguments = None if is_dag_callback(execution) else asyncio.ensure_future(resolve_arguments(execution, context, control_plane))
+    try:
+        return await _run_with_secrets(control_plane, assignment, options, base_env, registration, execution, context, secrets_call, arguments, running)
+    finally:
+        if arguments is not None and not arguments.done():
+            arguments.cancel()
+        elif arguments is not None and not arguments.cancelled():
+            arguments.exception()  # retrieved: a failure no task asked for is not logged as lost
+        if not running.done():
+            running.cancel()
+        elif not running.cancelled():
+            running.exception()
+
+
+async def _register_and_fetch_spec(
+    control_plane: ControlPlane, assignment: Assignment, options: AgentOptions, ahead: float, secrets_call: asyncio.Future
+) -> tuple[agent_pb2.RegisterResponse, object] | None:
+    """Register and GetTaskSpec, together: (registration, execution), or None when
+    either failed (logged; nothing can be reported without them)."""
+    registering = asyncio.ensure_future(control_plane.register(hostname=options.hostname, pid=options.pid, budget=options.connect_timeout))
+    spec_call = asyncio.ensure_future(control_plane.get_task_spec(budget=ahead))
     try:
         registration = await registering
     except grpc.aio.AioRpcError as exc:
         _abandon(spec_call, secrets_call)
         log.error("could not register with the dispatcher at %s: %s", assignment.dispatcher_address, _rpc_text(exc))
-        return EXIT_UNREPORTED
+        return None
     try:
         execution = (await spec_call).execution
         spine_trace.key = execution.key.task_id
     except grpc.aio.AioRpcError as exc:
         _abandon(secrets_call)
         log.error("could not fetch the task spec: %s", _rpc_text(exc))
-        return EXIT_UNREPORTED
-    if not (registration.xcom_address and registration.logs_address):
-        _abandon(secrets_call)
-        log.error("the dispatcher gave no xcom or logs address (xcom=%r, logs=%r)", registration.xcom_address, registration.logs_address)
-        return await _report_without_log(control_plane, options, "AgentError: the dispatcher gave the agent no xcom or logs address")
-    control_plane.open_data_channels(registration.xcom_address, registration.logs_address)
-    context = context_document(execution, hostname=options.hostname)
-    # The arguments' round trip to the xcom service hides behind the secrets' (a
-    # read: nothing runs on it; the runner gets them after RUNNING, as before).
-    arguments = None if is_dag_callback(execution) else asyncio.ensure_future(resolve_arguments(execution, context, control_plane))
-    try:
-        return await _run_with_secrets(control_plane, assignment, options, base_env, registration, execution, context, secrets_call, arguments)
-    finally:
-        if arguments is not None and not arguments.done():
-            arguments.cancel()
-        elif arguments is not None and not arguments.cancelled():
-            arguments.exception()  # retrieved: a failure no task asked for is not logged as lost
+        return None
+    return registration, execution
+
+
+def running_request(options: AgentOptions) -> agent_pb2.ReportStateRequest:
+    """The RUNNING report (user code is about to start)."""
+    request = agent_pb2.ReportStateRequest(state=states_pb2.TASK_INSTANCE_STATE_RUNNING, hostname=options.hostname, pid=options.pid)
+    request.occurred_at.GetCurrentTime()
+    return request
 
 
 def _abandon(*calls: asyncio.Future) -> None:
@@ -134,12 +167,15 @@ async def _run_with_secrets(
     context: dict,
     secrets_call: asyncio.Future,
     arguments: asyncio.Future | None,
+    running: asyncio.Future,
 ) -> int:
     try:
         # Before anything runs: a task must not start without its variables and connections.
         task_secrets = await secrets_call
     except TaskSecretsUnavailable as exc:
         log.error("%s", exc)
+        # The failure follows RUNNING (were it first, RUNNING would come after the end).
+        await asyncio.gather(running, return_exceptions=True)
         return await _report_without_log(control_plane, options, f"AgentError: {exc}")
     try_key = keys_pb2.TaskInstanceTryKey(task_instance=execution.key, try_number=execution.try_number)
     shipper = LogShipper(control_plane.logs, try_key, control_plane.metadata)
@@ -158,10 +194,14 @@ async def _run_with_secrets(
         # The secrets reach the child's environment only (TaskRun.system_env).
         base_env={**base_env, **task_secrets.env},
         arguments=arguments,
+        running=running,
     )
     interval = float(registration.heartbeat_interval_seconds) or DEFAULT_HEARTBEAT_INTERVAL
     outcome = await _execute_with_watch(run, interval)
     spine_trace.mark("agent.task_ended")
+    # A task that ended before it asked for RUNNING's answer (an unsupported kind,
+    # arguments that did not resolve): its end must not overtake the RUNNING report.
+    await asyncio.gather(running, return_exceptions=True)
     _log_final(run, outcome)
     # The report does not wait for the log to be closed (the next task waits for
     # the report, not for our log): both go at once, and the agent exits after both.

@@ -19,6 +19,7 @@ A standby never takes a second assignment: one OS process per task try.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import os
@@ -29,6 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from google.protobuf.message import DecodeError
+from leoflow_proto.dag.v1 import execution_pb2
+from leoflow_proto.dispatcher.v1 import agent_pb2
+
 from . import forked_runner, spine_trace
 from .assignment import AgentOptions, Assignment, ConfigurationError
 from .control_plane import open_channel
@@ -37,8 +42,9 @@ from .run import EXIT_CONFIGURATION, EXIT_REPORTED, run_assignment
 
 log = logging.getLogger("leoflow.agent")
 
-# An assignment frame is small (addresses, a token, paths); anything bigger is not one.
-MAX_ASSIGNMENT_BYTES = 64 * 1024
+# An assignment frame holds addresses, a token, paths and, when the dispatcher hands
+# it over, the TaskExecution (at most 1 MiB, base64); anything bigger is not one.
+MAX_ASSIGNMENT_BYTES = 2 * 1024 * 1024
 CONNECT_AHEAD_TIMEOUT = 5.0
 
 
@@ -87,16 +93,36 @@ def parse_assignment(message: dict[str, Any] | None, bundle_dir: Path) -> Handed
     outputs = Path(fields["stdout"]), Path(fields["stderr"])
     if not all(path.is_absolute() for path in outputs):
         raise ConfigurationError("assignment output paths must be absolute")
+    execution, registration = _handed_spec(message)
     return HandedAssignment(
         id=fields["id"],
         assignment=Assignment(
             dispatcher_address=fields["dispatcher_address"],
             token=fields["token"],
             bundle_dir=bundle_dir,
+            execution=execution,
+            registration=registration,
         ),
         stdout_path=outputs[0],
         stderr_path=outputs[1],
     )
+
+
+def _handed_spec(message: dict[str, Any]) -> tuple[Any, Any]:
+    """The TaskExecution and RegisterResponse the dispatcher handed over with the
+    assignment (both or neither); ConfigurationError if they do not parse."""
+    execution, registration = message.get("execution"), message.get("registration")
+    if execution is None and registration is None:
+        return None, None
+    if not (isinstance(execution, str) and isinstance(registration, str)):
+        raise ConfigurationError("assignment fields 'execution' and 'registration' come together, as strings")
+    try:
+        return (
+            execution_pb2.TaskExecution.FromString(base64.b64decode(execution, validate=True)),
+            agent_pb2.RegisterResponse.FromString(base64.b64decode(registration, validate=True)),
+        )
+    except (ValueError, DecodeError) as exc:
+        raise ConfigurationError(f"the assignment's execution or registration does not parse: {exc}") from None
 
 
 def serve(assign_fd: int, status_fd: int, config: StandbyConfig) -> NoReturn:

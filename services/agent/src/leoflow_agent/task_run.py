@@ -59,6 +59,8 @@ class TaskRun:
     last_reply: dict[str, Any] | None = None
     # The call's arguments, asked for ahead by run.py (python_task.resolve_call takes them).
     arguments: asyncio.Future | None = None
+    # The RUNNING report run.py sent ahead (report_running awaits its answer).
+    running: asyncio.Future | None = None
 
     @property
     def spec(self) -> Any:
@@ -125,12 +127,15 @@ class TaskRun:
         """Tell the control plane user code starts now; a Termination if it must not."""
         if self.stop.termination is not None:
             return self.stop.termination
-        request = agent_pb2.ReportStateRequest(
-            state=states_pb2.TASK_INSTANCE_STATE_RUNNING, hostname=self.options.hostname, pid=self.options.pid
-        )
-        request.occurred_at.GetCurrentTime()
+        ahead, self.running = self.running, None
+        if ahead is None:
+            request = agent_pb2.ReportStateRequest(
+                state=states_pb2.TASK_INSTANCE_STATE_RUNNING, hostname=self.options.hostname, pid=self.options.pid
+            )
+            request.occurred_at.GetCurrentTime()
+            ahead = self.control_plane.report_state(request, budget=self.options.call_timeout)
         try:
-            response = await self.control_plane.report_state(request, budget=self.options.call_timeout)
+            response = await ahead
         except grpc.aio.AioRpcError as exc:
             return Termination(
                 f"ReportStateFailed: could not report RUNNING ({exc.code().name}: {exc.details()})",

@@ -42,6 +42,7 @@ connect to while they wait), and the agent's options (assignment.options_from_en
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import logging
 import os
@@ -63,7 +64,8 @@ EXIT_OK = 0
 EXIT_CONFIGURATION = 2
 # Standbys that die before becoming ready, in a row, before the template stops forking.
 MAX_CONSECUTIVE_FAILURES = 3
-_MAX_COMMAND_BYTES = 64 * 1024
+# An "assign" command carries the assignment (standby.MAX_ASSIGNMENT_BYTES at most).
+_MAX_COMMAND_BYTES = standby.MAX_ASSIGNMENT_BYTES + 64 * 1024
 # While another standby is ready, the replacement of one that took a try is forked
 # when that try's agent exits, or after this long (seconds) if it runs on: forked at
 # once, the replacement (and its runner, and their connections) would compete for
@@ -428,6 +430,15 @@ def warm_imports() -> None:
             log.warning("could not import %s ahead: %s", name, exc)
 
 
+def freeze_heap() -> None:
+    """Move everything alive now out of the garbage collector's reach (gc.freeze):
+    a forked child's collections then never walk the inherited heap, which would
+    write to every object's GC header and copy most of the parent's pages into the
+    child (CPU on every start, memory no longer shared)."""
+    gc.collect()
+    gc.freeze()
+
+
 def main(environ: Mapping[str, str]) -> int:
     """Run the template until drained; its exit code."""
     try:
@@ -436,4 +447,5 @@ def main(environ: Mapping[str, str]) -> int:
         log.error("cannot start the warm-start template: %s", exc)
         return EXIT_CONFIGURATION
     warm_imports()
+    freeze_heap()
     return Template(events_fd=events_fd, standbys=standbys, config=config).run()

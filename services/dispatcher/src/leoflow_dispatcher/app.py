@@ -115,6 +115,8 @@ class DispatcherApp:
         self.grpc_port = self._server.port
         self.advertise_address = settings.advertise_address or f"127.0.0.1:{self.grpc_port}"
         self.supervisor.dispatcher_address = self.advertise_address
+        self.supervisor.preregistration = servicer.registration
+        self.supervisor.fetch_secrets = self._task_secrets.fetch
         await self.backend.start(self.supervisor.on_exit)
         await self.supervisor.recover()
         self._start_loops()

@@ -18,6 +18,8 @@ from leoflow_common.states import TaskInstanceState
 from leoflow_proto.dag.v1.execution_pb2 import TaskExecution
 from leoflow_proto.events.v1.envelope_pb2 import Envelope
 
+from .secrets_prefetch import SecretsPrefetch
+
 TI = TaskInstanceState
 
 
@@ -43,6 +45,9 @@ class Execution:
     hostname: str = ""
     pid: int = 0
     agent_version: str = ""
+    # Variables and connections asked for at dispatch, for the agent's first
+    # GetTaskSecrets (secrets_prefetch.py; not persisted).
+    secrets: SecretsPrefetch | None = field(default=None, repr=False)
 
     @property
     def tenant_id(self) -> str:

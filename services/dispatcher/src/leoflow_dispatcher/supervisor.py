@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from leoflow_common.auth import Principal, TokenCodec, require_task
 from leoflow_common.bus import Bus
@@ -24,7 +24,11 @@ from leoflow_common.states import TaskInstanceState
 from leoflow_proto.common.v1 import states_pb2
 from leoflow_proto.common.v1.keys_pb2 import TaskInstanceTryKey
 from leoflow_proto.dag.v1.execution_pb2 import TaskExecution
-from leoflow_proto.dispatcher.v1.agent_pb2 import ReportStateRequest
+from leoflow_proto.dispatcher.v1.agent_pb2 import (
+    GetTaskSecretsResponse,
+    RegisterResponse,
+    ReportStateRequest,
+)
 
 from . import metrics
 from .backends import ExecutionBackend, ExecutionExit, LaunchFailed, LaunchRequest
@@ -44,6 +48,7 @@ from .lifecycle import (
 )
 from .naming import execution_name_of
 from .scope import agent_token_ttl, mint_agent_token
+from .secrets_prefetch import SecretsPrefetch
 
 log = logging.getLogger(__name__)
 TI = TaskInstanceState
@@ -75,6 +80,12 @@ class Supervisor:
         self._background: set[asyncio.Task] = set()  # publications nobody waits for
         # What agents dial: this replica's AgentService (set once it is bound).
         self.dispatcher_address = ""
+        # What Register answers for an execution (set with the AgentService): a
+        # backend that hands an agent its spec hands this over with it.
+        self.preregistration: Callable[[Execution], RegisterResponse] | None = None
+        # Asks the scheduler for a tenant's variables and connections (set with the
+        # AgentService): asked at dispatch, the answer is ready when the agent asks.
+        self.fetch_secrets: Callable[[str], Awaitable[GetTaskSecretsResponse]] | None = None
 
     def executions(self) -> list[Execution]:
         """A snapshot of every execution this replica knows."""
@@ -112,9 +123,12 @@ class Supervisor:
             grace=self.limits.execution_timeout_grace,
         )
         token = mint_agent_token(self._codec, spec, name, ttl=ttl)
+        if self.fetch_secrets is not None:
+            execution.secrets = SecretsPrefetch(execution.tenant_id, self.fetch_secrets(execution.tenant_id))
         started = time.perf_counter()
         try:
-            await self._backend.launch(LaunchRequest(name, spec, token, self.dispatcher_address))
+            registration = self.preregistration(execution) if self.preregistration else None
+            await self._backend.launch(LaunchRequest(name, spec, token, self.dispatcher_address, registration))
         except LaunchFailed as exc:
             await self._not_started(execution, exc.message)
             return
@@ -178,6 +192,10 @@ class Supervisor:
         the journal, not the broker's confirm, is what keeps the event (a refused
         publication stays in the outbox for the next pass)."""
         state = parse_reported_state(request.state)
+        if not execution.pid and request.pid:
+            # An agent handed its registration ahead never calls Register: its
+            # first report says who runs the execution.
+            self.register_agent(execution, hostname=request.hostname, pid=request.pid, agent_version="")
         if execution.cancelled:
             return False
         if judge_report(execution, state) is ReportVerdict.ACCEPT:
@@ -298,6 +316,9 @@ class Supervisor:
 
     async def forget(self, execution: Execution) -> None:
         """Drop a finished execution and what it left behind."""
+        if execution.secrets is not None:
+            execution.secrets.cancel()
+            execution.secrets = None
         self._executions.pop(execution.name, None)
         self._publishing.pop(execution.name, None)
         self._journal.remove(execution.name)

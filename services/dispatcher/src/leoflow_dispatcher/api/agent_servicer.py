@@ -15,6 +15,7 @@ from leoflow_common.errors import FailedPrecondition
 from leoflow_common.grpc import AGENT_ONLY, ServiceRegistration, current_principal
 from leoflow_proto.dispatcher.v1 import agent_pb2, agent_pb2_grpc
 
+from ..execution import Execution
 from ..supervisor import Supervisor
 from ..task_secrets import TaskSecretsClient
 
@@ -55,6 +56,11 @@ class AgentServiceServicer(agent_pb2_grpc.AgentServiceServicer):
             pid=request.pid,
             agent_version=request.agent_version,
         )
+        return self.registration(execution)
+
+    def registration(self, execution: Execution) -> agent_pb2.RegisterResponse:
+        """What Register answers for `execution`; a warm hand-over carries it to the
+        agent ahead (Supervisor.preregistration), so that agent never has to ask."""
         return agent_pb2.RegisterResponse(
             execution_name=execution.name,
             server_time=_now(),
@@ -90,9 +96,14 @@ class AgentServiceServicer(agent_pb2_grpc.AgentServiceServicer):
         self, request: agent_pb2.GetTaskSecretsRequest, context
     ) -> agent_pb2.GetTaskSecretsResponse:
         principal = current_principal()
-        self._supervisor.authorize(principal)  # an execution this replica runs
+        execution = self._supervisor.authorize(principal)  # an execution this replica runs
         if self._task_secrets is None:
             return agent_pb2.GetTaskSecretsResponse()
+        prefetched, execution.secrets = execution.secrets, None
+        if prefetched is not None and prefetched.tenant_id == principal.tenant_id:
+            answer = await prefetched.take()
+            if answer is not None:
+                return answer
         # The tenant comes from the agent's signed token, never from the request.
         return await self._task_secrets.fetch(principal.tenant_id)
 

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from leoflow_common.errors import LeoflowError
 from leoflow_proto.dag.v1.execution_pb2 import TaskExecution
+from leoflow_proto.dispatcher.v1.agent_pb2 import RegisterResponse
 
 
 class LaunchFailed(LeoflowError):
@@ -35,6 +36,10 @@ class LaunchRequest:
     agent_token: str
     # The AgentService address of this replica, which the agent dials.
     dispatcher_address: str
+    # What Register would answer the agent (xcom and logs addresses, heartbeat
+    # interval): a backend that hands the agent its spec directly (the local warm
+    # pool) hands this over too, and the agent skips Register and GetTaskSpec.
+    registration: RegisterResponse | None = None
 
 
 @dataclass(frozen=True, slots=True)

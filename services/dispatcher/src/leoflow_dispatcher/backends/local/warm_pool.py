@@ -26,6 +26,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import os
@@ -45,6 +46,12 @@ from .processes import ProcessIdentity, identify, process_tree, signal_process
 from .warm_protocol import WarmProtocolError, encode, read_event
 
 log = logging.getLogger(__name__)
+
+# A hand-over carries the try's TaskExecution when it is at most this big (else the
+# agent fetches it with GetTaskSpec, as a cold one does).
+MAX_HANDED_SPEC_BYTES = 1024 * 1024
+# Commands a template has not read yet; past this it is taken as stuck.
+MAX_UNSENT_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +90,9 @@ class WarmTemplate:
         self._exits: dict[int, asyncio.Future] = {}
         self._reader: asyncio.Task | None = None
         self._ended = asyncio.Event()
+        # Bytes of commands the pipe did not take yet (a command over PIPE_BUF may
+        # be written in parts): the rest goes, in order, when the pipe drains.
+        self._unsent = bytearray()
 
     @classmethod
     def start(cls, key: PoolKey, plan: LocalLaunchPlan, folder: Path) -> WarmTemplate:
@@ -171,9 +181,17 @@ class WarmTemplate:
     def drain(self) -> None:
         """No more assignments: idle standbys go, the template exits after the rest."""
         self._send({"type": "drain"})
+        stdin = self.process.stdin
+        if stdin is None or stdin.closed:
+            return
+        if self._unsent:  # what was handed over must arrive before end of file
+            with contextlib.suppress(OSError, ValueError):
+                asyncio.get_running_loop().remove_writer(stdin.fileno())
+                os.set_blocking(stdin.fileno(), True)
+                os.write(stdin.fileno(), self._unsent)
+            self._unsent.clear()
         with contextlib.suppress(OSError):
-            assert self.process.stdin is not None
-            self.process.stdin.close()
+            stdin.close()
 
     def kill(self, spare: set[int]) -> None:
         """SIGKILL the template and everything it started, except the accepted
@@ -197,12 +215,35 @@ class WarmTemplate:
         stdin = self.process.stdin
         if stdin is None or stdin.closed or not self.alive:
             return False
-        try:
-            # Under PIPE_BUF: written whole or not at all on a non-blocking pipe.
-            os.write(stdin.fileno(), encode(message))
-        except OSError as exc:  # BlockingIOError included: a template that stopped reading
-            log.warning("cannot write to warm-start template %d: %s", self.process.pid, exc)
+        if len(self._unsent) > MAX_UNSENT_BYTES:  # a template that stopped reading
+            log.warning("warm-start template %d does not read its commands", self.process.pid)
             return False
+        first = not self._unsent
+        self._unsent += encode(message)
+        if first:
+            return self._write_unsent()
+        return True
+
+    def _write_unsent(self) -> bool:
+        """Write what the pipe takes now; the rest when it is writable again."""
+        stdin = self.process.stdin
+        assert stdin is not None
+        fd = stdin.fileno()
+        try:
+            written = os.write(fd, self._unsent)
+        except BlockingIOError:
+            written = 0
+        except OSError as exc:
+            log.warning("cannot write to warm-start template %d: %s", self.process.pid, exc)
+            self._unsent.clear()
+            asyncio.get_running_loop().remove_writer(fd)
+            return False
+        del self._unsent[:written]
+        loop = asyncio.get_running_loop()
+        if self._unsent:
+            loop.add_writer(fd, self._write_unsent)
+        else:
+            loop.remove_writer(fd)
         return True
 
     async def _read_events(self) -> None:
@@ -259,6 +300,21 @@ class WarmTemplate:
 
 
 PlanTemplate = Callable[[LaunchRequest, LocalLaunchPlan], LocalLaunchPlan]
+
+
+def handed_spec(request: LaunchRequest) -> dict[str, str]:
+    """The assignment's "execution" and "registration" (base64 protobuf): the agent
+    then starts without Register and GetTaskSpec, two round trips on the path of
+    every warm start. Nothing when the spec is too big to hand over (it is fetched)."""
+    if request.registration is None:
+        return {}
+    spec = request.execution.SerializeToString()
+    if len(spec) > MAX_HANDED_SPEC_BYTES:
+        return {}
+    return {
+        "execution": base64.b64encode(spec).decode(),
+        "registration": base64.b64encode(request.registration.SerializeToString()).decode(),
+    }
 
 
 class WarmPools:
@@ -328,6 +384,7 @@ class WarmPools:
             "bundle_dir": str(plan.cwd),
             "stdout": str(stdout),
             "stderr": str(stderr),
+            **handed_spec(request),
         }
         try:
             pid = await template.assign(assignment, self.handover_timeout)
