@@ -33,6 +33,9 @@ _STATE = "state.json"
 class Journal:
     def __init__(self, directory: Path):
         self._directory = directory
+        # Executions whose folder and spec are on disk (saves after the first only
+        # replace state.json: no mkdir or stat on the hot path).
+        self._written: set[str] = set()
 
     def open(self) -> None:
         """Create the journal's directory."""
@@ -41,10 +44,12 @@ class Journal:
     def save(self, execution: Execution) -> None:
         """Persist `execution`'s spec (first time) and progress."""
         folder = self._directory / execution.name
-        folder.mkdir(exist_ok=True)
-        spec_path = folder / _SPEC
-        if not spec_path.exists():
-            _write_atomically(spec_path, execution.spec.SerializeToString())
+        if execution.name not in self._written:
+            folder.mkdir(exist_ok=True)
+            spec_path = folder / _SPEC
+            if not spec_path.exists():
+                _write_atomically(spec_path, execution.spec.SerializeToString())
+            self._written.add(execution.name)
         state = {
             "reported": [s.value for s in execution.reported],
             "outcome": execution.outcome.value if execution.outcome else None,
@@ -69,6 +74,7 @@ class Journal:
 
     def remove(self, name: str) -> None:
         """Forget `name`."""
+        self._written.discard(name)
         shutil.rmtree(self._directory / name, ignore_errors=True)
 
 
