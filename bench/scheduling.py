@@ -43,7 +43,12 @@ from leoflow_common.bus import (  # noqa: E402
     make_envelope,
 )
 from leoflow_common.grpc import client_channel, static_token  # noqa: E402
-from leoflow_common.testing.pytest_plugin import delete_bus_namespace, AMQP_URL, create_database, drop_database  # noqa: E402
+from leoflow_common.testing.pytest_plugin import (  # noqa: E402
+    AMQP_URL,
+    create_database,
+    delete_bus_namespace,
+    drop_database,
+)
 from leoflow_proto.common.v1 import states_pb2  # noqa: E402
 from leoflow_proto.dag.v1 import dag_pb2  # noqa: E402
 from leoflow_proto.events.v1 import events_pb2  # noqa: E402

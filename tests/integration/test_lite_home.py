@@ -164,3 +164,36 @@ def test_doctor_fails_on_a_taken_port(tmp_path):
     assert result.returncode == 1, result.stdout
     assert f"port {port}" in result.stdout and "in use" in result.stdout
     assert "PostgreSQL binaries" in result.stdout and "Traceback" not in result.stdout + result.stderr
+
+
+async def test_a_port_taken_by_another_postgres_while_starting_is_replaced(tmp_path, monkeypatch):
+    """The port Lite chose was taken before its server bound it, by another
+    PostgreSQL (which refuses Lite's password): Lite's server starts on a free port
+    instead of Lite reporting a wrong password."""
+    import shutil
+    import tempfile
+
+    from leoflow.lite.ports import free_port
+
+    # Readable by the unprivileged server user (pytest's own folders are not).
+    data_root = Path(tempfile.mkdtemp(prefix="leoflow-pg-test-"))
+    data_root.chmod(0o755)  # noqa: ASYNC240 - test set-up
+    request_cleanup = lambda: shutil.rmtree(data_root, ignore_errors=True)  # noqa: E731
+    monkeypatch.setenv("LEOFLOW_PG_DATA_ROOT", str(data_root))
+    squatter = ManagedPostgres.prepare(tmp_path / "other-home", free_port())
+    await squatter.start()
+    try:
+        ours = ManagedPostgres.prepare(tmp_path / "home", squatter.port)
+        await ours.start()
+        try:
+            assert ours.port != squatter.port
+            import asyncpg
+
+            conn = await asyncpg.connect(ours.dsn, timeout=10)
+            assert await conn.fetchval("SELECT current_setting('data_directory')") == str(ours.data_dir)
+            await conn.close()
+        finally:
+            ours.stop()
+    finally:
+        squatter.stop()
+        request_cleanup()

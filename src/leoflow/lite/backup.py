@@ -210,6 +210,9 @@ def _restored_state(extracted: Path) -> LiteState:
 async def _restore_database(state_dir: Path, state: LiteState, dump: Path) -> None:
     server = ManagedPostgres.prepare(state_dir, state.pg_port)
     await server.start()
+    if server.port != state.pg_port:
+        state.pg_port = server.port
+        state.save()
     try:
         conn = await asyncpg.connect(server.dsn, timeout=10)
         try:

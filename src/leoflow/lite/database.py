@@ -62,6 +62,9 @@ async def home_database(purpose: str, *, exclusive: bool = False) -> AsyncIterat
             state.save()
         server = _server_of(state)
         await server.start()
+        if server.port != state.pg_port:
+            state.pg_port = server.port
+            state.save()
         try:
             yield HomeDatabase(server, server.dsn_for(DATABASE), lite_running=False, lock=lock)
         finally:

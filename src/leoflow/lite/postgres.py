@@ -33,6 +33,8 @@ from pathlib import Path
 
 import asyncpg
 
+from .ports import free_port
+
 PG_USER_NAME = "leoflow-pg"
 DATABASE = "leoflow"
 _PR_SET_PDEATHSIG = 1
@@ -54,8 +56,16 @@ SERVER_SETTINGS = {
 }
 
 
+# Ports tried when the chosen one is taken while the server starts.
+PORT_ATTEMPTS = 5
+
+
 class PostgresError(RuntimeError):
     """The managed server could not be prepared or started (message says why)."""
+
+
+class PortTaken(PostgresError):
+    """Another program bound the server's port first."""
 
 
 def find_pg_bin() -> Path:
@@ -125,6 +135,7 @@ class ManagedPostgres:
     bin_dir: Path
     run_as: pwd.struct_passwd | None
     process: subprocess.Popen | None = field(default=None, repr=False)
+    _log_start: int = field(default=0, repr=False)
 
     @classmethod
     def prepare(cls, state_dir: Path, port: int) -> ManagedPostgres:
@@ -225,6 +236,7 @@ class ManagedPostgres:
         """Start the server as a child of this thread (call it from the main thread:
         the parent-death signal follows the thread that forked)."""
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
+        self._log_start = log.tell()  # what this start logs begins here
         args = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir), "-h", "127.0.0.1", "-p", str(self.port),
                 "-k", str(self.data_dir)]
         for name, value in SERVER_SETTINGS.items():
@@ -246,14 +258,19 @@ class ManagedPostgres:
         return self.data_dir.parent / "server.log"
 
     async def wait_ready(self, within: float = 30) -> None:
-        """Until the server accepts connections; PostgresError with its log's tail otherwise."""
+        """Until the server accepts connections; PostgresError with its log's tail
+        otherwise (PortTaken when something else holds the port)."""
         deadline = time.monotonic() + within
         while True:
             if self.process is not None and self.process.poll() is not None:
-                raise PostgresError(f"PostgreSQL exited during start-up: {self._log_tail()}")
+                raise self._start_failure()
             try:
                 conn = await asyncpg.connect(self.dsn, timeout=2)
             except asyncpg.InvalidAuthorizationSpecificationError as exc:
+                # Someone answered on our port with another password: when it is not
+                # our server (it lost the race for the port and is exiting), say so.
+                if await self._exits_within(2.0):
+                    raise self._start_failure() from None
                 raise PostgresError(f"PostgreSQL refused Lite's password ({exc}); its data directory is {self.data_dir}") from None
             except (TimeoutError, OSError, asyncpg.PostgresError):
                 if time.monotonic() > deadline:
@@ -263,18 +280,47 @@ class ManagedPostgres:
             await conn.close()
             return
 
-    def _log_tail(self) -> str:
+    def _log_since_start(self) -> str:
+        """What the server logged since the last spawn."""
         try:
-            lines = [line for line in self.log_path.read_text(errors="replace").splitlines() if line.strip()]
+            with self.log_path.open("rb") as log:
+                log.seek(self._log_start)
+                return log.read().decode(errors="replace")
         except OSError:
-            return "(no server log)"
-        return " | ".join(lines[-3:])[-600:]
+            return ""
+
+    def _log_tail(self) -> str:
+        lines = [line for line in self._log_since_start().splitlines() if line.strip()]
+        return " | ".join(lines[-3:])[-600:] if lines else "(no server log)"
+
+    async def _exits_within(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while self.process is not None and self.process.poll() is None:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    def _start_failure(self) -> PostgresError:
+        if "Address already in use" in self._log_since_start():
+            return PortTaken(f"port {self.port} was taken by another program while PostgreSQL started")
+        return PostgresError(f"PostgreSQL exited during start-up: {self._log_tail()}")
 
     async def start(self, within: float = 30) -> None:
-        """Start the server and wait (up to `within` seconds) until it accepts connections."""
+        """Start the server and wait (up to `within` seconds) until it accepts
+        connections. A port taken between choosing it and binding it (another
+        program was quicker) is replaced by a free one: read `port` afterwards."""
         await asyncio.to_thread(self.clear_leftover)
-        self.spawn()
-        await self.wait_ready(within)
+        for attempt in range(PORT_ATTEMPTS):
+            self.spawn()
+            try:
+                await self.wait_ready(within)
+                return
+            except PortTaken:
+                self.stop()
+                if attempt == PORT_ATTEMPTS - 1:
+                    raise
+                self.port = free_port()
 
     def stop(self, timeout: float = 20) -> None:
         """Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL."""

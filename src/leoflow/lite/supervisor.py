@@ -100,6 +100,9 @@ class LiteSupervisor:
         mark = time.perf_counter()
         self.postgres = await asyncio.to_thread(ManagedPostgres.prepare, self.state_dir, state.pg_port)
         await self.postgres.start()
+        if self.postgres.port != state.pg_port:  # its port was taken meanwhile: another one serves
+            state.pg_port = self.postgres.port
+            state.save()
         dsn = await self.postgres.ensure_database()
         self.timings["postgres"] = time.perf_counter() - mark
 
