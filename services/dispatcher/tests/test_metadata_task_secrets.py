@@ -3,12 +3,11 @@ with its own service token, for the tenant in the agent's token only."""
 
 from __future__ import annotations
 
-import asyncio
-
 import grpc
 import pytest
 from leoflow_common.grpc import client_channel, static_token
 from leoflow_common.settings import BusSettings, SecuritySettings
+from leoflow_common.testing import assert_eventually
 from leoflow_dispatcher import secrets_prefetch
 from leoflow_proto.dispatcher.v1 import agent_pb2
 from leoflow_proto.scheduler.v1 import metadata_pb2, metadata_pb2_grpc
@@ -90,16 +89,27 @@ async def _update_variable(scheduler, harness, key: str, value: str) -> None:
         )
 
 
+async def _dispatch_then_change_the_variable(harness, scheduler):
+    """Variable "stage" is "at dispatch" when the try is dispatched and its secrets
+    arrived; then it becomes "later". The dispatched execution."""
+    await _add_variable(scheduler, harness, harness.TENANT, "stage", "at dispatch")
+    app = await harness.start(scheduler_address=f"127.0.0.1:{scheduler.grpc_port}")
+    execution = harness.execution("transform", mode="idle")
+    name = await harness.dispatch(execution)
+
+    async def prefetched():
+        known = app.supervisor.get(name)
+        return known is not None and known.secrets is not None and known.secrets.arrived
+
+    await assert_eventually(prefetched, timeout=10, message="the secrets asked for at dispatch arrived")
+    await _update_variable(scheduler, harness, "stage", "later")
+    return execution
+
+
 async def test_the_secrets_asked_for_at_dispatch_answer_the_agents_first_call_only(harness, scheduler, monkeypatch):
     monkeypatch.setattr(secrets_prefetch, "MAX_AGE", 60.0)  # however slow this machine is
-    await _add_variable(scheduler, harness, harness.TENANT, "stage", "at dispatch")
-    await harness.start(scheduler_address=f"127.0.0.1:{scheduler.grpc_port}")
-    execution = harness.execution("transform", mode="idle")
-    await harness.dispatch(execution)
-    await harness.wait_record(lambda r: r.get("spec", {}).get("key", {}).get("task_id") == "transform")
-    # The answer was asked for at dispatch: a change after it is not in the first answer...
-    await asyncio.sleep(0.2)
-    await _update_variable(scheduler, harness, "stage", "later")
+    execution = await _dispatch_then_change_the_variable(harness, scheduler)
+    # The answer was asked for at dispatch: the change after it is not in the first answer...
     assert await _variables_seen_by_the_agent(harness, execution) == [("stage", "at dispatch")]
     # ...and the prefetched answer is used once: a second call asks the scheduler.
     assert await _variables_seen_by_the_agent(harness, execution) == [("stage", "later")]
@@ -107,13 +117,7 @@ async def test_the_secrets_asked_for_at_dispatch_answer_the_agents_first_call_on
 
 async def test_a_stale_prefetched_answer_is_asked_for_again(harness, scheduler, monkeypatch):
     monkeypatch.setattr(secrets_prefetch, "MAX_AGE", 0.0)
-    await _add_variable(scheduler, harness, harness.TENANT, "stage", "at dispatch")
-    await harness.start(scheduler_address=f"127.0.0.1:{scheduler.grpc_port}")
-    execution = harness.execution("transform", mode="idle")
-    await harness.dispatch(execution)
-    await harness.wait_record(lambda r: r.get("spec", {}).get("key", {}).get("task_id") == "transform")
-    await asyncio.sleep(0.2)
-    await _update_variable(scheduler, harness, "stage", "later")
+    execution = await _dispatch_then_change_the_variable(harness, scheduler)
     assert await _variables_seen_by_the_agent(harness, execution) == [("stage", "later")]
 
 

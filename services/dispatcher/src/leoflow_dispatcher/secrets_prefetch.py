@@ -38,6 +38,11 @@ class SecretsPrefetch:
         self._future = asyncio.ensure_future(fetch)
         self._future.add_done_callback(self._arrived)
 
+    @property
+    def arrived(self) -> bool:
+        """The answer (or the failure) is here."""
+        return self._future.done()
+
     def _arrived(self, future: asyncio.Future) -> None:
         self._arrived_at = self._clock()
         if not future.cancelled():
